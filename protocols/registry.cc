@@ -2,12 +2,16 @@
 #include "protocols/registry.h"
 
 #include "protocols/echo/echo.h"
+#include "protocols/flease/flease_messages.h"
+#include "protocols/lock_service/lock_messages.h"
 
 namespace pbfs {
 
 void register_all_messages() {
   static const bool done = [] {
     echo::register_echo_messages();
+    flease::register_flease_messages();
+    lock_service::register_lock_service_messages();
     return true;
   }();
   (void)done;

@@ -14,6 +14,7 @@
 
 #include "coding/status.h"
 #include "protocols/runtime/types.h"
+#include "scenarios/fields.h"
 
 namespace pbfs {
 
@@ -134,8 +135,13 @@ struct Scenario {
   YAML::Node protocol;  // validated by the deployment (scenarios/deployment.h)
   YAML::Node workload;
   YAML::Node checks;
+  OverrideOrigins overrides;  // fields written by --set, so later errors about them name the argument
 
   uint32_t node_count() const;
+  uint32_t rack_count() const;  // over all sites: global rack indexes are 0..rack_count()-1
+  // A reader over the "protocol", "workload" or "checks" section whose errors look like every other
+  // scenario error (file:line or the --set argument, and the dotted path).
+  FieldReader section(const std::string& key) const;
 };
 
 // Loads and validates. `overrides` are "dotted.path=value" strings applied to the YAML tree before

@@ -64,8 +64,8 @@ const TableSchema& round_trip_schema() {
       {PBFS_FIELD(RoundTripRow, client, "node that sent the ping"),
        PBFS_FIELD(RoundTripRow, server, "node that echoed it"),
        PBFS_FIELD(RoundTripRow, sequence, "ping number"),
-       PBFS_FIELD(RoundTripRow, start_ns, "true time the ping was sent"),
-       PBFS_FIELD(RoundTripRow, end_ns, "true time the pong arrived"),
+       PBFS_FIELD(RoundTripRow, start_ns, "trace-clock time the ping was sent"),
+       PBFS_FIELD(RoundTripRow, end_ns, "trace-clock time the pong arrived"),
        PBFS_FIELD(RoundTripRow, bytes, "payload bytes each way")}};
   return schema;
 }

@@ -22,6 +22,9 @@ namespace pbfs {
 struct Payload {
   uint64_t size = 0;
   std::shared_ptr<const Bytes> bytes;
+  // Synthetic payloads only: bits flipped by bit rot inside it (a real payload carries the flipped
+  // bytes themselves), so a modelled checksum can notice.
+  uint32_t rot_flips = 0;
 
   static Payload real(Bytes data) {
     const uint64_t n = data.size();

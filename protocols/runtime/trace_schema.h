@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace pbfs {
@@ -37,7 +38,11 @@ constexpr FieldType field_type_of() {
   else if constexpr (std::is_same_v<T, uint16_t>) return FieldType::kU16;
   else if constexpr (std::is_same_v<T, uint8_t>) return FieldType::kU8;
   else if constexpr (std::is_same_v<T, double>) return FieldType::kF64;
-  else return FieldType::kChars;  // char[N]
+  else {
+    static_assert(std::is_array_v<T> && std::is_same_v<std::remove_extent_t<T>, char>,
+                  "trace fields are fixed-width integers, double, or char[N]");
+    return FieldType::kChars;
+  }
 }
 
 // PBFS_FIELD(Row, member, "what it is"): one FieldDesc for a member of a row struct.

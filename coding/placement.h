@@ -1,0 +1,104 @@
+// Where fragments and catalog replicas live: weighted rendezvous (highest-random-weight) hashing with
+// failure-domain spreading. Each alive node gets a score from hash(key, node) and its weight; the best
+// scores win, subject to at most ceil(count / racks) per rack and ceil(count / sites) per site (caps
+// relax only when the topology cannot meet them). Rendezvous hashing balances to within a few percent
+// and moves only the joining/leaving node's share. Pure and deterministic: the simulator and the real
+// mode get the same answer from the same node list.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "coding/ids.h"
+#include "coding/status.h"
+
+namespace pbfs {
+
+struct PlacementNode {
+  uint32_t id = 0;    // the NodeId
+  uint32_t rack = 0;  // unique across the cluster (not per site)
+  uint32_t site = 0;
+  double weight = 1.0;  // relative share of data, > 0 (e.g. capacity)
+  bool alive = true;    // dead nodes are never chosen
+};
+
+struct PlacementOptions {
+  bool spread_racks = true;  // distinct racks while there are enough, else as even as possible
+  bool spread_sites = true;  // likewise for sites
+  // Bounded load (consistent hashing with bounded loads): when > 0 and a load tracker is given, a node
+  // whose load would exceed load_bound x its weighted share of the mean is skipped. 1.25 is typical.
+  double load_bound = 0;
+};
+
+class Placement;
+
+// Bytes placed per node, for bounded-load placement and for reporting balance.
+class LoadTracker {
+ public:
+  explicit LoadTracker(const Placement& placement);
+  void add(uint32_t node_id, uint64_t bytes);
+  void remove(uint32_t node_id, uint64_t bytes);
+  uint64_t bytes(uint32_t node_id) const;
+  uint64_t total_bytes() const { return total_bytes_; }
+  const std::vector<uint64_t>& bytes_by_position() const { return bytes_; }  // same order as nodes()
+
+ private:
+  const Placement& placement_;
+  std::vector<uint64_t> bytes_;
+  uint64_t total_bytes_ = 0;
+};
+
+class Placement {
+ public:
+  // Node ids must be unique and weights positive and finite (kInvalidArgument otherwise).
+  static Result<Placement> create(std::vector<PlacementNode> nodes);
+
+  const std::vector<PlacementNode>& nodes() const { return nodes_; }
+  uint32_t alive_count() const { return alive_count_; }
+  // Position of a node id in nodes(), or -1.
+  int32_t position(uint32_t node_id) const;
+
+  // `count` (= k + m) distinct alive nodes for a record, in fragment order. kUnavailable if fewer alive.
+  // With options.load_bound > 0 and `load`, each node is charged `fragment_bytes` against its bound.
+  Result<std::vector<uint32_t>> place_record(const RecordId& record, uint32_t count, const PlacementOptions& options = {},
+                                             const LoadTracker* load = nullptr, uint64_t fragment_bytes = 0) const;
+  // The catalog replica group of a file (never load-bounded: readers must find it from the id alone).
+  Result<std::vector<uint32_t>> place_catalog(FileId file, uint32_t replicas, const PlacementOptions& options = {}) const;
+
+ private:
+  Result<std::vector<uint32_t>> place(uint64_t key_hash, uint32_t count, const PlacementOptions& options,
+                                      const LoadTracker* load, uint64_t fragment_bytes) const;
+  bool select(const std::vector<std::pair<double, uint32_t>>& ranked, size_t limit, uint32_t count,
+              const PlacementOptions& options, const LoadTracker* load, uint64_t fragment_bytes,
+              std::vector<uint32_t>& chosen) const;
+  std::vector<PlacementNode> nodes_;
+  std::unordered_map<uint32_t, uint32_t> position_;
+  std::vector<uint64_t> node_hash_;
+  std::vector<uint32_t> rack_index_;  // dense rack / site numbers per node position
+  std::vector<uint32_t> site_index_;
+  uint32_t racks_alive_ = 0;
+  uint32_t sites_alive_ = 0;
+  uint32_t alive_count_ = 0;
+  bool uniform_weights_ = true;
+  double alive_weight_ = 0;
+};
+
+// Balance of a placement: max over mean of bytes per alive node, each node's bytes divided by its
+// weight relative to the mean weight (so 1.0 is perfect for weighted nodes too).
+struct LoadStats {
+  double mean_bytes = 0;
+  double max_bytes = 0;
+  double max_over_mean = 0;
+};
+LoadStats load_stats(const Placement& placement, const LoadTracker& load);
+
+// Re-places a record without moving what need not move: nodes in both `current` and `target` keep
+// their fragment index, the others take the freed indices. Returns the new index -> node map.
+std::vector<uint32_t> stable_reassign(const std::vector<uint32_t>& current, const std::vector<uint32_t>& target);
+// Fragments whose node differs between two maps of the same record.
+uint32_t moved_fragments(const std::vector<uint32_t>& before, const std::vector<uint32_t>& after);
+
+}  // namespace pbfs

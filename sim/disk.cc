@@ -1,0 +1,246 @@
+// Disk model implementation.
+#include "sim/disk.h"
+
+#include <algorithm>
+#include <boost/random/uniform_01.hpp>
+#include <boost/random/uniform_int_distribution.hpp>
+#include <cmath>
+
+namespace pbfs::sim {
+
+Disk::Disk(Kernel& kernel, const DiskProfile& profile, Rng rng) : kernel_(kernel), profile_(profile), rng_(rng) {}
+
+TimeNs Disk::reserve(TimeNs submit_ns, TimeNs service_ns) {
+  const TimeNs service = static_cast<TimeNs>(std::llround(static_cast<double>(service_ns) * slow_factor_));
+  const TimeNs start = std::max({submit_ns, busy_until_ns_, kernel_.now_ns()});
+  busy_until_ns_ = start + service;
+  busy_ns_ += service;
+  return busy_until_ns_;
+}
+
+void Disk::finish_at(TimeNs time_ns, DiskCompletion completion, Callback done) {
+  const uint64_t epoch = epoch_;
+  kernel_.at(time_ns, [this, epoch, completion = std::move(completion), done = std::move(done)]() mutable {
+    if (epoch != epoch_) return;  // the node crashed or the disk failed meanwhile
+    done(std::move(completion));
+  });
+}
+
+void Disk::apply(File& file, uint64_t offset, const Payload& data, uint64_t length) {
+  const uint64_t end = offset + length;
+  if (data.is_real()) {
+    if (!file.real && file.size > 0) file.data.assign(file.size, 0);
+    file.real = true;
+    if (file.data.size() < end) file.data.resize(end, 0);
+    std::copy_n(data.bytes->begin(), length, file.data.begin() + static_cast<std::ptrdiff_t>(offset));
+  } else {
+    std::erase_if(file.rotten_offsets, [&](uint64_t o) { return o >= offset && o < end; });
+    if (file.real && file.data.size() < end) file.data.resize(end, 0);
+  }
+  file.size = std::max(file.size, end);
+}
+
+void Disk::recompute_used() {
+  uint64_t used = 0;
+  for (const auto& [name, file] : files_) used += file.size;
+  for (const PendingWrite& w : pending_) used += w.data.size;  // an upper bound while unsynced
+  used_bytes_ = used;
+}
+
+DiskOpId Disk::write(TimeNs submit_ns, const std::string& file, uint64_t offset, Payload data, uint64_t tag,
+                     Callback done) {
+  const DiskOpId id = next_op_++;
+  DiskCompletion c{id, DiskOpKind::kWrite, tag, Status(), file, offset, Payload{}};
+  const TimeNs end = reserve(submit_ns, profile_.write_latency_ns);
+  if (failed_) {
+    c.status = Status(StatusCode::kIoError, "disk failed");
+  } else if (full_ || used_bytes_ + data.size > profile_.capacity_bytes) {
+    c.status = Status(StatusCode::kNoSpace, "disk full writing " + file);
+  } else {
+    // The write reaches the cache when it completes; reads issued later see it.
+    used_bytes_ += data.size;
+    dirty_bytes_[file] += data.size;
+    const uint64_t epoch = epoch_;
+    kernel_.at(end, [this, epoch, w = PendingWrite{file, offset, std::move(data)}]() mutable {
+      if (epoch == epoch_) pending_.push_back(std::move(w));
+    });
+  }
+  finish_at(end, std::move(c), std::move(done));
+  return id;
+}
+
+Payload Disk::read_now(const std::string& file, uint64_t offset, uint64_t length, Status& status) const {
+  auto it = files_.find(file);
+  const File* durable = it == files_.end() ? nullptr : &it->second;
+  bool exists = durable != nullptr;
+  bool real = durable != nullptr && durable->real;
+  uint64_t size = durable ? durable->size : 0;
+  for (const PendingWrite& w : pending_) {
+    if (w.file != file) continue;
+    exists = true;
+    real = real || w.data.is_real();
+    size = std::max(size, w.offset + w.data.size);
+  }
+  if (!exists) {
+    status = Status(StatusCode::kNotFound, "no file " + file);
+    return Payload{};
+  }
+  const uint64_t end = std::min(size, offset + length);
+  const uint64_t n = end > offset ? end - offset : 0;
+  if (!real) {
+    Payload p = Payload::synthetic(n);
+    uint32_t flips = 0;
+    if (durable) {
+      for (uint64_t o : durable->rotten_offsets) flips += (o >= offset && o < end) ? 1 : 0;
+    }
+    p.rot_flips = flips;
+    return p;
+  }
+  Bytes out(n, 0);
+  if (durable && durable->real) {
+    for (uint64_t i = 0; i < n && offset + i < durable->data.size(); ++i) out[i] = durable->data[offset + i];
+  }
+  for (const PendingWrite& w : pending_) {  // the cache overlays durable data, newest last
+    if (w.file != file || !w.data.is_real()) continue;
+    const uint64_t lo = std::max(offset, w.offset);
+    const uint64_t hi = std::min(end, w.offset + w.data.size);
+    for (uint64_t o = lo; o < hi; ++o) out[o - offset] = (*w.data.bytes)[o - w.offset];
+  }
+  return Payload::real(std::move(out));
+}
+
+DiskOpId Disk::read(TimeNs submit_ns, const std::string& file, uint64_t offset, uint64_t length, uint64_t tag,
+                    Callback done) {
+  const DiskOpId id = next_op_++;
+  const TimeNs service = profile_.read_latency_ns +
+                         static_cast<TimeNs>(static_cast<double>(length) * 1e9 / profile_.read_bandwidth_bytes_per_s);
+  const TimeNs end = reserve(submit_ns, service);
+  const uint64_t epoch = epoch_;
+  // The content is taken at completion time, so writes that complete before it are seen.
+  kernel_.at(end, [this, epoch, id, file, offset, length, tag, done = std::move(done)]() {
+    if (epoch != epoch_) return;
+    DiskCompletion c{id, DiskOpKind::kRead, tag, Status(), file, offset, Payload{}};
+    if (failed_) {
+      c.status = Status(StatusCode::kIoError, "disk failed");
+    } else {
+      c.data = read_now(file, offset, length, c.status);
+    }
+    done(std::move(c));
+  });
+  return id;
+}
+
+DiskOpId Disk::sync(TimeNs submit_ns, const std::string& file, uint64_t tag, Callback done) {
+  const DiskOpId id = next_op_++;
+  // Writes queued before this sync complete before it (FIFO), so it flushes them all.
+  uint64_t dirty = 0;
+  if (auto it = dirty_bytes_.find(file); it != dirty_bytes_.end()) {
+    dirty = it->second;
+    dirty_bytes_.erase(it);
+  }
+  const TimeNs service = profile_.sync_latency_ns +
+                         static_cast<TimeNs>(static_cast<double>(dirty) * 1e9 / profile_.write_bandwidth_bytes_per_s);
+  const TimeNs end = reserve(submit_ns, service);
+  const uint64_t epoch = epoch_;
+  kernel_.at(end, [this, epoch, id, file, tag, done = std::move(done)]() {
+    if (epoch != epoch_) return;
+    DiskCompletion c{id, DiskOpKind::kSync, tag, Status(), file, 0, Payload{}};
+    if (failed_) {
+      c.status = Status(StatusCode::kIoError, "disk failed");
+    } else {
+      // Everything of this file that reached the cache by now becomes durable.
+      std::vector<PendingWrite> keep;
+      for (PendingWrite& w : pending_) {
+        if (w.file == file) {
+          apply(files_[file], w.offset, w.data, w.data.size);
+        } else {
+          keep.push_back(std::move(w));
+        }
+      }
+      pending_ = std::move(keep);
+      recompute_used();
+    }
+    done(std::move(c));
+  });
+  return id;
+}
+
+DiskOpId Disk::remove(TimeNs submit_ns, const std::string& file, uint64_t tag, Callback done) {
+  const DiskOpId id = next_op_++;
+  const TimeNs end = reserve(submit_ns, profile_.write_latency_ns);
+  DiskCompletion c{id, DiskOpKind::kRemove, tag, Status(), file, 0, Payload{}};
+  if (failed_) {
+    c.status = Status(StatusCode::kIoError, "disk failed");
+  } else {
+    // Removal is a metadata operation: durable once done (like unlink followed by a directory fsync).
+    const bool existed = files_.erase(file) > 0;
+    const size_t before = pending_.size();
+    std::erase_if(pending_, [&](const PendingWrite& w) { return w.file == file; });
+    if (!existed && before == pending_.size()) c.status = Status(StatusCode::kNotFound, "no file " + file);
+    recompute_used();
+  }
+  finish_at(end, std::move(c), std::move(done));
+  return id;
+}
+
+void Disk::crash() {
+  ++epoch_;
+  busy_until_ns_ = kernel_.now_ns();
+  boost::random::uniform_01<double> uniform;
+  for (PendingWrite& w : pending_) {
+    if (profile_.torn_write_probability <= 0 || uniform(rng_) >= profile_.torn_write_probability) continue;
+    // A torn write: a prefix of whole 512-byte sectors reached the media.
+    const uint64_t sectors = w.data.size / 512;
+    if (sectors == 0) continue;
+    const uint64_t kept = boost::random::uniform_int_distribution<uint64_t>(0, sectors - 1)(rng_) * 512;
+    if (kept > 0) apply(files_[w.file], w.offset, w.data, kept);
+  }
+  pending_.clear();
+  dirty_bytes_.clear();
+  recompute_used();
+}
+
+void Disk::fail() {
+  ++epoch_;
+  failed_ = true;
+  files_.clear();
+  pending_.clear();
+  dirty_bytes_.clear();
+  used_bytes_ = 0;
+}
+
+void Disk::replace() {
+  failed_ = false;
+  full_ = false;
+  slow_factor_ = 1.0;
+}
+
+uint32_t Disk::rot_bits(uint32_t count) {
+  uint64_t total = 0;
+  for (const auto& [name, file] : files_) total += file.size;
+  if (total == 0) return 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    uint64_t target = boost::random::uniform_int_distribution<uint64_t>(0, total - 1)(rng_);
+    for (auto& [name, file] : files_) {
+      if (target >= file.size) {
+        target -= file.size;
+        continue;
+      }
+      const int bit = boost::random::uniform_int_distribution<int>(0, 7)(rng_);
+      if (file.real) {
+        file.data[target] ^= static_cast<uint8_t>(1u << bit);
+      } else {
+        file.rotten_offsets.push_back(target);
+      }
+      break;
+    }
+  }
+  return count;
+}
+
+const Disk::File* Disk::durable_file(const std::string& name) const {
+  auto it = files_.find(name);
+  return it == files_.end() ? nullptr : &it->second;
+}
+
+}  // namespace pbfs::sim

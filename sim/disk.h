@@ -1,0 +1,81 @@
+// The disk model: one FIFO device per node with latency and bandwidth (SSD and HDD profiles), a volatile
+// write cache made durable by sync, and faults: a crash loses unsynced writes (optionally tearing one),
+// bit rot flips stored bits that reads then return, a full disk answers kNoSpace, a slow disk multiplies
+// service times, a failed disk errors every operation and loses its content.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "protocols/runtime/runtime.h"
+#include "scenarios/scenario.h"
+#include "sim/kernel.h"
+
+namespace pbfs::sim {
+
+class Disk {
+ public:
+  using Callback = std::function<void(DiskCompletion)>;
+
+  Disk(Kernel& kernel, const DiskProfile& profile, Rng rng);
+
+  // Queues an operation that starts no earlier than `submit_ns`; `done` runs at completion.
+  DiskOpId write(TimeNs submit_ns, const std::string& file, uint64_t offset, Payload data, uint64_t tag, Callback done);
+  DiskOpId read(TimeNs submit_ns, const std::string& file, uint64_t offset, uint64_t length, uint64_t tag,
+                Callback done);
+  DiskOpId sync(TimeNs submit_ns, const std::string& file, uint64_t tag, Callback done);
+  DiskOpId remove(TimeNs submit_ns, const std::string& file, uint64_t tag, Callback done);
+
+  // Faults and crash.
+  void crash();                        // unsynced writes lost (one may be torn); queued ops abandoned
+  void set_full(bool full) { full_ = full; }
+  void set_slow_factor(double factor) { slow_factor_ = factor; }
+  void fail();                         // content lost, every operation errors until replace()
+  void replace();                      // a new, empty, working disk
+  // Flips `count` random bits of durable data; returns how many were flipped (0 if nothing stored).
+  uint32_t rot_bits(uint32_t count);
+
+  uint64_t used_bytes() const { return used_bytes_; }
+  TimeNs busy_ns() const { return busy_ns_; }
+  bool failed() const { return failed_; }
+  // Durable content of a file (test and checker access; synthetic files have no bytes).
+  struct File {
+    uint64_t size = 0;
+    bool real = false;
+    Bytes data;                           // real content (durable)
+    std::vector<uint64_t> rotten_offsets;  // synthetic content: byte offsets whose bits rotted
+  };
+  const File* durable_file(const std::string& name) const;
+
+ private:
+  struct PendingWrite {
+    std::string file;
+    uint64_t offset;
+    Payload data;
+  };
+  TimeNs reserve(TimeNs submit_ns, TimeNs service_ns);
+  void finish_at(TimeNs time_ns, DiskCompletion completion, Callback done);
+  Payload read_now(const std::string& file, uint64_t offset, uint64_t length, Status& status) const;
+  static void apply(File& file, uint64_t offset, const Payload& data, uint64_t length);
+  void recompute_used();
+
+  Kernel& kernel_;
+  DiskProfile profile_;
+  Rng rng_;
+  std::map<std::string, File> files_;     // durable content (ordered: deterministic iteration)
+  std::vector<PendingWrite> pending_;     // completed but unsynced writes, oldest first
+  std::map<std::string, uint64_t> dirty_bytes_;  // bytes written (queued or cached) since the last sync
+  TimeNs busy_until_ns_ = 0;
+  TimeNs busy_ns_ = 0;
+  uint64_t used_bytes_ = 0;
+  uint64_t next_op_ = 1;
+  uint64_t epoch_ = 0;  // bumped by crash/fail: completions of older operations are abandoned
+  bool full_ = false;
+  bool failed_ = false;
+  double slow_factor_ = 1.0;
+};
+
+}  // namespace pbfs::sim

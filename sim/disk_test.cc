@@ -1,0 +1,165 @@
+// Disk model: service-time arithmetic, write cache and sync, and each disk fault's effect (crash loses
+// unsynced data, torn writes, bit rot, full, slow, failed).
+#include "sim/disk.h"
+
+#include <gtest/gtest.h>
+
+#include "sim/test_util.h"
+
+namespace pbfs::sim {
+namespace {
+
+class DiskTest : public ::testing::Test {
+ protected:
+  DiskTest() : kernel_(1), profile_(testing::small_scenario(1, 1, 1).disk_profiles["ssd"]) {}
+  Disk& make() {
+    disk_ = std::make_unique<Disk>(kernel_, profile_, derive_stream(1, kStreamDisk, 0));
+    return *disk_;
+  }
+  Disk::Callback keep() {
+    return [this](DiskCompletion c) {
+      times_.push_back(kernel_.now_ns());
+      done_.push_back(std::move(c));
+    };
+  }
+  Payload bytes(size_t n, uint8_t v) { return Payload::real(Bytes(n, v)); }
+
+  Kernel kernel_;
+  DiskProfile profile_;
+  std::unique_ptr<Disk> disk_;
+  std::vector<DiskCompletion> done_;
+  std::vector<TimeNs> times_;
+};
+
+TEST_F(DiskTest, OperationsQueueFifoWithLatencyAndBandwidth) {
+  Disk& d = make();
+  d.write(0, "f", 0, bytes(1 << 20, 1), 1, keep());
+  d.sync(0, "f", 2, keep());
+  d.read(0, "f", 0, 1 << 20, 3, keep());
+  kernel_.run_until(kSecond);
+  ASSERT_EQ(done_.size(), 3u);
+  const TimeNs write = profile_.write_latency_ns;
+  const TimeNs sync = profile_.sync_latency_ns + static_cast<TimeNs>((1 << 20) * 1e9 / profile_.write_bandwidth_bytes_per_s);
+  const TimeNs read = profile_.read_latency_ns + static_cast<TimeNs>((1 << 20) * 1e9 / profile_.read_bandwidth_bytes_per_s);
+  EXPECT_EQ(times_[0], write);
+  EXPECT_EQ(times_[1], write + sync);
+  EXPECT_EQ(times_[2], write + sync + read);
+  EXPECT_TRUE(done_[2].status.is_ok());
+  EXPECT_EQ(*done_[2].data.bytes, Bytes(1 << 20, 1));
+}
+
+TEST_F(DiskTest, CrashLosesUnsyncedWritesButKeepsSyncedOnes) {
+  Disk& d = make();
+  d.write(0, "a", 0, bytes(100, 1), 0, keep());
+  d.sync(0, "a", 0, keep());
+  d.write(0, "a", 50, bytes(100, 2), 0, keep());  // acknowledged, never synced
+  d.write(0, "b", 0, bytes(10, 3), 0, keep());
+  kernel_.run_until(kSecond);
+  d.read(kSecond, "a", 0, 200, 0, keep());
+  kernel_.run_until(2 * kSecond);
+  EXPECT_EQ(done_.back().data.size, 150u);  // the cache serves the newer bytes before the crash
+  d.crash();
+  d.read(2 * kSecond, "a", 0, 200, 0, keep());
+  d.read(2 * kSecond, "b", 0, 10, 0, keep());
+  kernel_.run_until(3 * kSecond);
+  ASSERT_EQ(done_.size(), 7u);
+  EXPECT_EQ(*done_[5].data.bytes, Bytes(100, 1));
+  EXPECT_EQ(done_[6].status.code(), StatusCode::kNotFound);
+}
+
+TEST_F(DiskTest, OperationsInFlightAtACrashNeverComplete) {
+  Disk& d = make();
+  d.write(0, "a", 0, bytes(100, 1), 0, keep());
+  d.crash();
+  kernel_.run_until(kSecond);
+  EXPECT_TRUE(done_.empty());
+}
+
+TEST_F(DiskTest, TornWriteKeepsASectorAlignedPrefix) {
+  profile_.torn_write_probability = 1.0;
+  Disk& d = make();
+  int torn = 0;
+  for (int trial = 0; trial < 20; ++trial) {
+    const std::string f = "t" + std::to_string(trial);
+    d.write(kernel_.now_ns(), f, 0, bytes(8 * 512, 9), 0, keep());
+    kernel_.run_until(kernel_.now_ns() + kMillisecond);
+    d.crash();
+    const Disk::File* file = d.durable_file(f);
+    if (file != nullptr) {
+      ++torn;
+      EXPECT_EQ(file->size % 512, 0u);
+      EXPECT_LT(file->size, 8u * 512);
+      EXPECT_EQ(file->data, Bytes(file->size, 9));
+    }
+  }
+  EXPECT_GT(torn, 10);
+}
+
+TEST_F(DiskTest, BitRotFlipsStoredBitsThatReadsReturn) {
+  Disk& d = make();
+  d.write(0, "a", 0, bytes(4096, 0), 0, keep());
+  d.sync(0, "a", 0, keep());
+  kernel_.run_until(kSecond);
+  EXPECT_EQ(d.rot_bits(3), 3u);
+  d.read(kSecond, "a", 0, 4096, 0, keep());
+  kernel_.run_until(2 * kSecond);
+  int ones = 0;
+  for (uint8_t b : *done_.back().data.bytes) ones += __builtin_popcount(b);
+  EXPECT_GE(ones, 1);
+  EXPECT_LE(ones, 3);
+}
+
+TEST_F(DiskTest, BitRotInSyntheticDataIsReportedOnRead) {
+  Disk& d = make();
+  d.write(0, "a", 0, Payload::synthetic(4096), 0, keep());
+  d.sync(0, "a", 0, keep());
+  kernel_.run_until(kSecond);
+  d.rot_bits(2);
+  d.read(kSecond, "a", 0, 4096, 0, keep());
+  kernel_.run_until(2 * kSecond);
+  EXPECT_FALSE(done_.back().data.is_real());
+  EXPECT_EQ(done_.back().data.rot_flips, 2u);
+}
+
+TEST_F(DiskTest, FullDiskAnswersNoSpace) {
+  profile_.capacity_bytes = 1000;
+  Disk& d = make();
+  d.write(0, "a", 0, bytes(800, 1), 0, keep());
+  d.write(0, "b", 0, bytes(800, 1), 0, keep());
+  d.set_full(false);
+  kernel_.run_until(kSecond);
+  EXPECT_TRUE(done_[0].status.is_ok());
+  EXPECT_EQ(done_[1].status.code(), StatusCode::kNoSpace);
+  d.set_full(true);
+  d.write(kSecond, "c", 0, bytes(1, 1), 0, keep());
+  kernel_.run_until(2 * kSecond);
+  EXPECT_EQ(done_[2].status.code(), StatusCode::kNoSpace);
+}
+
+TEST_F(DiskTest, SlowDiskMultipliesServiceTime) {
+  Disk& d = make();
+  d.set_slow_factor(10);
+  d.read(0, "missing", 0, 0, 0, keep());
+  kernel_.run_until(kSecond);
+  EXPECT_EQ(times_[0], 10 * profile_.read_latency_ns);
+}
+
+TEST_F(DiskTest, FailedDiskErrorsEveryOperationAndLosesContent) {
+  Disk& d = make();
+  d.write(0, "a", 0, bytes(10, 1), 0, keep());
+  d.sync(0, "a", 0, keep());
+  kernel_.run_until(kSecond);
+  d.fail();
+  d.read(kSecond, "a", 0, 10, 0, keep());
+  d.write(kSecond, "a", 0, bytes(10, 1), 0, keep());
+  kernel_.run_until(2 * kSecond);
+  EXPECT_EQ(done_[2].status.code(), StatusCode::kIoError);
+  EXPECT_EQ(done_[3].status.code(), StatusCode::kIoError);
+  d.replace();
+  d.read(2 * kSecond, "a", 0, 10, 0, keep());
+  kernel_.run_until(3 * kSecond);
+  EXPECT_EQ(done_[4].status.code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace pbfs::sim

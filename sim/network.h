@@ -1,0 +1,138 @@
+// The network model: a topology graph (Boost.Graph) of nodes, rack switches and site cores built from the
+// scenario; messages follow shortest paths; each directed link serialises messages at its bandwidth and
+// queues them behind earlier ones (a 1 Gb/s link saturates like one), then adds its latency. Faults drop,
+// duplicate, delay and reorder messages, cut links, isolate nodes and partition groups.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "protocols/runtime/runtime.h"
+#include "scenarios/scenario.h"
+#include "sim/kernel.h"
+
+namespace pbfs::sim {
+
+class World;
+
+// What happened to one message (the `fate` column of the messages table).
+enum class MessageFate : uint8_t { kDelivered = 0, kLost = 1, kCut = 2, kDestinationDown = 3, kDuplicate = 4 };
+
+struct LinkState {
+  uint32_t from_vertex = 0;
+  uint32_t to_vertex = 0;
+  TimeNs latency_ns = 0;
+  double bytes_per_ns = 0;
+  double loss = 0;
+  bool up = true;
+  TimeNs busy_until_ns = 0;  // the transmitter is serialising earlier messages until then
+};
+
+// A rule a drop/duplicate/delay/reorder fault installs while it is active.
+struct MessageRule {
+  uint64_t id = 0;
+  FaultKind kind = FaultKind::kDrop;
+  std::vector<bool> applies;  // by node; empty: every node
+  double rate = 1.0;
+  TimeNs delay_ns = 0;
+  TimeNs jitter_ns = 0;
+};
+
+// An active partition: group index per node (-1: not in any group).
+struct PartitionRule {
+  uint64_t id = 0;
+  bool one_way = false;  // only messages from group 0 to group 1 are cut
+  std::vector<int16_t> group;
+};
+
+struct NetworkCounters {
+  uint64_t sent = 0;
+  uint64_t delivered = 0;
+  uint64_t dropped = 0;
+  uint64_t duplicated = 0;
+};
+
+class Network {
+ public:
+  Network(World& world, const Scenario& scenario);
+  ~Network();
+
+  uint32_t node_count() const { return node_count_; }
+  uint32_t rack_of(NodeId node) const { return node_rack_[node]; }
+  uint32_t site_of(NodeId node) const { return rack_site_[node_rack_[node]]; }
+  uint32_t rack_count() const { return static_cast<uint32_t>(rack_site_.size()); }
+
+  // Sends at true time `depart_ns` (>= now). Computes the arrival time along the route and schedules
+  // the delivery, or drops the message.
+  void send(NodeId from, PortId from_port, NodeId to, PortId port, std::shared_ptr<const Message> message,
+            TimeNs depart_ns);
+
+  // Faults.
+  void set_node_isolated(NodeId node, bool isolated);
+  void set_access_link_up(NodeId node, bool up);
+  void set_rack_uplink_up(uint32_t rack, bool up);
+  uint64_t add_rule(MessageRule rule);
+  uint64_t add_partition(PartitionRule rule);
+  void remove_rule(uint64_t id);  // message rule or partition
+
+  // Time a message of `bytes` would take from `from` to `to` on an idle network (for tests and
+  // deployments that want nominal latencies).
+  TimeNs idle_transfer_ns(NodeId from, NodeId to, uint64_t bytes);
+  const NetworkCounters& counters() const { return counters_; }
+  // Per-node traffic, cumulative (for resource samples).
+  struct NodeTraffic {
+    uint64_t tx_bytes = 0;
+    uint64_t rx_bytes = 0;
+    uint64_t tx_messages = 0;
+    uint64_t rx_messages = 0;
+  };
+  const NodeTraffic& traffic(NodeId node) const { return traffic_[node]; }
+  void enable_message_log(bool on);
+
+ private:
+  struct InFlight {
+    NodeId from;
+    PortId from_port;
+    NodeId to;
+    PortId port;
+    TimeNs sent_ns;
+    uint64_t bytes;
+    std::shared_ptr<const Message> message;
+  };
+  static void deliver_event(void* network, uint64_t slot);
+  const std::vector<uint32_t>& route(NodeId from, NodeId to);
+  bool cut_by_partition(NodeId from, NodeId to) const;
+  void schedule_delivery(InFlight flight, TimeNs arrive_ns, bool duplicate);
+  void log_message(const InFlight& f, TimeNs deliver_ns, MessageFate fate);
+  void build_topology(const TopologySpec& topology);
+
+  World& world_;
+  Kernel& kernel_;
+  Rng rng_;
+  uint32_t node_count_ = 0;
+  std::vector<uint32_t> node_rack_;
+  std::vector<uint32_t> rack_site_;
+  std::vector<LinkState> links_;
+  std::vector<uint32_t> access_up_link_;    // node -> link towards its rack switch
+  std::vector<uint32_t> access_down_link_;  // node <- its rack switch
+  std::vector<uint32_t> rack_links_[2];     // rack up/down links (index by rack)
+  struct Graph;
+  std::unique_ptr<Graph> graph_;
+  std::unordered_map<uint64_t, std::vector<uint32_t>> switch_routes_;  // (rack a, rack b) -> links
+  std::vector<uint32_t> scratch_route_;
+  std::vector<bool> isolated_;
+  std::vector<MessageRule> rules_;
+  std::vector<PartitionRule> partitions_;
+  uint64_t next_rule_id_ = 1;
+  std::vector<InFlight> in_flight_;
+  std::vector<uint64_t> free_slots_;
+  NetworkCounters counters_;
+  std::vector<NodeTraffic> traffic_;
+  bool message_log_ = false;
+  TraceTableId messages_table_ = 0;
+};
+
+}  // namespace pbfs::sim

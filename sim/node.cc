@@ -1,0 +1,130 @@
+// Simulated nodes and the Runtime each hosted role sees.
+#include "sim/node.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+#include "sim/network.h"
+
+namespace pbfs::sim {
+
+SimNode::SimNode(World& w, NodeId node_id, const NodeProfile& profile, const DiskProfile& disk_profile,
+                 NodeClock initial_clock)
+    : world(w), id(node_id), clock(initial_clock),
+      disk(std::make_unique<Disk>(w.kernel(), disk_profile, derive_stream(w.kernel().seed(), kStreamDisk, node_id))),
+      core_free_ns(profile.cores, 0) {}
+
+SimNode::~SimNode() = default;
+
+SimNode::Slot* SimNode::find(PortId port) {
+  for (Slot& s : slots) {
+    if (s.port == port) return &s;
+  }
+  return nullptr;
+}
+
+void SimNode::add(PortId port, RoleFactory factory) {
+  if (find(port) != nullptr) {
+    std::fprintf(stderr, "pbfs: node %u already has a role on port %u\n", id, port);
+    std::abort();
+  }
+  slots.push_back(Slot{port, std::move(factory), nullptr, nullptr});
+  Slot& slot = slots.back();
+  if (!up) return;
+  slot.runtime = std::make_unique<SimRuntime>(world, *this, port);
+  slot.runtime->begin_handler(world.now_ns());
+  slot.role = slot.factory(*slot.runtime);
+  dispatch(slot, [](Role& role) { role.start(); });
+}
+
+void SimNode::boot_roles() {
+  for (Slot& slot : slots) {
+    slot.runtime = std::make_unique<SimRuntime>(world, *this, slot.port);
+    slot.runtime->begin_handler(world.now_ns());
+    slot.role = slot.factory(*slot.runtime);
+  }
+  for (Slot& slot : slots) dispatch(slot, [](Role& role) { role.start(); });
+}
+
+void SimNode::crash() {
+  up = false;
+  ++incarnation;
+  timers.clear();
+  for (Slot& slot : slots) {
+    slot.role.reset();
+    slot.runtime.reset();
+  }
+  std::fill(core_free_ns.begin(), core_free_ns.end(), world.now_ns());
+  disk->crash();
+}
+
+void SimNode::timer_event(void* target, uint64_t timer_id) {
+  auto* node = static_cast<SimNode*>(target);
+  auto it = node->timers.find(timer_id);
+  if (it == node->timers.end()) return;  // cancelled, or lost in a crash
+  const Timer timer = it->second;
+  node->timers.erase(it);
+  Slot* slot = node->find(timer.port);
+  if (slot == nullptr || !slot->role) return;
+  node->dispatch(*slot, [&](Role& role) { role.on_timer(timer_id, timer.tag); });
+}
+
+void SimRuntime::send(NodeId to, PortId port, std::shared_ptr<const Message> message) {
+  world_.network().send(node_.id, port_, to, port, std::move(message), effect_ns_);
+}
+
+TimerId SimRuntime::set_timer(TimeNs delay_ns, uint64_t tag) {
+  const TimerId id = node_.next_timer_id++;
+  node_.timers.emplace(id, SimNode::Timer{port_, tag});
+  const TimeNs fire_ns = effect_ns_ + node_.clock.true_duration_ns(delay_ns < 0 ? 0 : delay_ns);
+  world_.kernel().at(fire_ns, &SimNode::timer_event, &node_, id);
+  return id;
+}
+
+void SimRuntime::cancel_timer(TimerId id) { node_.timers.erase(id); }
+
+Disk::Callback SimRuntime::completion() {
+  // Completions reach the role that asked, unless the node crashed in between.
+  SimNode* node = &node_;
+  const PortId port = port_;
+  const uint64_t incarnation = node_.incarnation;
+  return [node, port, incarnation](DiskCompletion done) {
+    if (!node->up || node->incarnation != incarnation) return;
+    SimNode::Slot* slot = node->find(port);
+    if (slot == nullptr || !slot->role) return;
+    node->dispatch(*slot, [&](Role& role) { role.on_disk(done); });
+  };
+}
+
+DiskOpId SimRuntime::disk_write(const std::string& file, uint64_t offset, Payload data, uint64_t tag) {
+  return node_.disk->write(effect_ns_, file, offset, std::move(data), tag, completion());
+}
+DiskOpId SimRuntime::disk_read(const std::string& file, uint64_t offset, uint64_t length, uint64_t tag) {
+  return node_.disk->read(effect_ns_, file, offset, length, tag, completion());
+}
+DiskOpId SimRuntime::disk_sync(const std::string& file, uint64_t tag) {
+  return node_.disk->sync(effect_ns_, file, tag, completion());
+}
+DiskOpId SimRuntime::disk_remove(const std::string& file, uint64_t tag) {
+  return node_.disk->remove(effect_ns_, file, tag, completion());
+}
+
+Rng& SimRuntime::random() {
+  if (!rng_) {
+    const uint64_t id = (static_cast<uint64_t>(node_.id) << 16 | port_) ^ (node_.incarnation << 48);
+    rng_ = std::make_unique<Rng>(derive_stream(world_.kernel().seed(), kStreamRole, id));
+  }
+  return *rng_;
+}
+
+void SimRuntime::charge_cpu(TimeNs cost_ns) {
+  if (cost_ns <= 0) return;
+  auto core = std::min_element(node_.core_free_ns.begin(), node_.core_free_ns.end());
+  const TimeNs start = std::max(effect_ns_, *core);
+  *core = start + cost_ns;
+  effect_ns_ = start + cost_ns;
+  node_.cpu_busy_ns += cost_ns;
+}
+
+}  // namespace pbfs::sim

@@ -1,0 +1,95 @@
+// A simulated node: its clock, CPU cores, disk, timers and the roles it hosts, each with its own Runtime
+// implementation that turns the role's requests into kernel events. Internal to sim/.
+#pragma once
+
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "protocols/runtime/runtime.h"
+#include "sim/clock.h"
+#include "sim/disk.h"
+#include "sim/world.h"
+
+namespace pbfs::sim {
+
+class SimRuntime;
+
+class SimNode {
+ public:
+  struct Slot {
+    PortId port;
+    RoleFactory factory;
+    std::unique_ptr<SimRuntime> runtime;
+    std::unique_ptr<Role> role;
+  };
+  struct Timer {
+    PortId port;
+    uint64_t tag;
+  };
+
+  SimNode(World& world, NodeId id, const NodeProfile& profile, const DiskProfile& disk, NodeClock clock);
+  ~SimNode();
+
+  Slot* find(PortId port);
+  void add(PortId port, RoleFactory factory);
+  void boot_roles();   // creates every role and calls start()
+  void crash();
+  // Runs `body(role)` with the role's runtime positioned at the current time (charges start there).
+  template <typename Body>
+  void dispatch(Slot& slot, Body&& body);
+
+  static void timer_event(void* node, uint64_t timer_id);
+
+  World& world;
+  NodeId id;
+  bool up = true;
+  uint64_t incarnation = 0;
+  NodeClock clock;
+  std::unique_ptr<Disk> disk;
+  std::vector<TimeNs> core_free_ns;
+  TimeNs cpu_busy_ns = 0;
+  std::vector<Slot> slots;
+  std::unordered_map<TimerId, Timer> timers;
+  TimerId next_timer_id = 1;
+};
+
+class SimRuntime final : public Runtime {
+ public:
+  SimRuntime(World& world, SimNode& node, PortId port) : world_(world), node_(node), port_(port) {}
+
+  void begin_handler(TimeNs now_ns) { effect_ns_ = now_ns; }
+
+  NodeId node_id() const override { return node_.id; }
+  TimeNs local_now_ns() const override { return node_.clock.local_ns(effect_ns_); }
+  TimeNs trace_now_ns() const override { return effect_ns_; }
+  void send(NodeId to, PortId port, std::shared_ptr<const Message> message) override;
+  TimerId set_timer(TimeNs delay_ns, uint64_t tag) override;
+  void cancel_timer(TimerId id) override;
+  DiskOpId disk_write(const std::string& file, uint64_t offset, Payload data, uint64_t tag) override;
+  DiskOpId disk_read(const std::string& file, uint64_t offset, uint64_t length, uint64_t tag) override;
+  DiskOpId disk_sync(const std::string& file, uint64_t tag) override;
+  DiskOpId disk_remove(const std::string& file, uint64_t tag) override;
+  Rng& random() override;
+  void charge_cpu(TimeNs cost_ns) override;
+  TraceTableId trace_table(const TableSchema& schema) override { return world_.trace_table(schema); }
+  void trace(TraceTableId table, const void* row) override { world_.trace(table, row); }
+  void count(const char* counter) override { world_.count(counter); }
+
+ private:
+  Disk::Callback completion();
+
+  World& world_;
+  SimNode& node_;
+  PortId port_;
+  TimeNs effect_ns_ = 0;  // when this handler's effects take place (now plus CPU charged so far)
+  std::unique_ptr<Rng> rng_;
+};
+
+template <typename Body>
+void SimNode::dispatch(Slot& slot, Body&& body) {
+  slot.runtime->begin_handler(world.now_ns());
+  body(*slot.role);
+}
+
+}  // namespace pbfs::sim
