@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
+import pandas as pd
 
 from . import views
 from .trace import Trace
@@ -69,7 +70,7 @@ def plot_fault_timeline(trace: Trace, ax=None):
     """Injected faults over simulated time: one row per (kind, node), one bar per fault (hatched when
     open-ended, drawn to the run's end)."""
     faults = views.fault_timeline(trace)
-    labels = [f"{k} node {n}" if n is not None else str(k) for k, n in zip(faults["kind"], faults["node"])]
+    labels = [str(k) if pd.isna(n) else f"{k} node {n}" for k, n in zip(faults["kind"], faults["node"])]
     lanes = list(dict.fromkeys(labels))
     ax = _axes(ax, figsize=(7.0, max(2.0, 0.35 * len(lanes) + 1.2)))
     kinds = sorted(set(faults["kind"]))

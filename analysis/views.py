@@ -152,13 +152,13 @@ def bytes_per_operation(trace: Trace) -> pd.DataFrame:
 
 
 def fault_timeline(trace: Trace) -> pd.DataFrame:
-    """Every injected fault: kind, node (None when it hit several or none), detail, start_s, end_s (the
+    """Every injected fault: kind, node (<NA> when it hit several or none), detail, start_s, end_s (the
     run's end for open-ended faults), open_ended."""
     faults = trace.table("faults", "the fault timeline")
     end_ns = _run_end_ns(trace, (faults, "time_ns"), (faults, "end_ns"))
     frame = pd.DataFrame({
         "kind": faults["kind"],
-        "node": [None if n == NO_NODE else int(n) for n in faults["node"]],
+        "node": pd.array([pd.NA if n == NO_NODE else int(n) for n in faults["node"]], dtype="Int64"),
         "detail": faults["detail"],
         "start_s": faults["time_ns"] / 1e9,
         "end_s": np.where(faults["end_ns"] < 0, end_ns, faults["end_ns"]) / 1e9,

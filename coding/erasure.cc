@@ -64,6 +64,19 @@ struct LinearMap {
   std::vector<uint8_t> isal_tables;  // isal: 32 * k * targets expanded tables
 };
 
+// Fragments taking part in one reconstruct call. Fixed capacity and left uninitialised past `count`:
+// this runs per call, and small stripes cannot afford heap allocations or 4 KiB of zeroing.
+struct Selection {
+  uint32_t count = 0;
+  std::array<uint32_t, kFragmentsMax> index;
+  std::array<uint8_t*, kFragmentsMax> ptr;
+  void add(uint32_t i, const uint8_t* p) {
+    index[count] = i;
+    ptr[count] = const_cast<uint8_t*>(p);  // sources are only read; the libraries lack const
+    ++count;
+  }
+};
+
 }  // namespace
 
 const char* erasure_backend_name(ErasureBackend backend) {
@@ -135,6 +148,8 @@ struct ErasureCoder::Impl {
   std::vector<uint8_t> generator;  // (k + m) x k: identity rows, then the coding matrix
   LinearMap encoder;               // data -> parity
   std::map<std::string, LinearMap> patterns;  // key: chosen sources, then targets (one byte each)
+  std::string key;        // reused lookup key (no allocation for k + m <= 15)
+  bool parity0_all_ones = false;  // Vandermonde: parity 0 is the XOR of all data
   AlignedBuffer staging;  // for windows that break gf-complete's alignment rule
   AlignedBuffer tail;     // for the last, partial data fragment when decoding
 
@@ -146,10 +161,10 @@ struct ErasureCoder::Impl {
   LinearMap prepare_map(const std::vector<uint8_t>& rows, uint32_t targets) const;
   bool recovery_rows(const std::vector<uint32_t>& sources, const std::vector<uint32_t>& targets,
                      std::vector<uint8_t>& rows) const;
-  const LinearMap& pattern(const std::vector<uint32_t>& sources, const std::vector<uint32_t>& targets);
+  const LinearMap& pattern(const Selection& sources, const Selection& targets);
   void apply(const LinearMap& map, uint8_t** sources, uint8_t** targets, uint64_t length, uint32_t packet_bytes);
-  void apply_aligned(const LinearMap& map, const std::vector<const uint8_t*>& sources,
-                     const std::vector<uint8_t*>& targets, uint64_t length, uint32_t packet_bytes);
+  void apply_aligned(const LinearMap& map, Selection& sources, Selection& targets, uint64_t length, uint32_t packet_bytes);
+  bool xor_last_data_target(const std::array<const uint8_t*, kFragmentsMax>& by_index, Selection& wanted, uint64_t length);
 };
 
 void ErasureCoder::Impl::build_generator() {
@@ -223,17 +238,18 @@ bool ErasureCoder::Impl::recovery_rows(const std::vector<uint32_t>& sources, con
   return true;
 }
 
-const LinearMap& ErasureCoder::Impl::pattern(const std::vector<uint32_t>& sources, const std::vector<uint32_t>& targets) {
-  std::string key;
-  key.reserve(sources.size() + targets.size());
-  for (uint32_t s : sources) key.push_back(static_cast<char>(s));
-  for (uint32_t t : targets) key.push_back(static_cast<char>(t));
+const LinearMap& ErasureCoder::Impl::pattern(const Selection& sources, const Selection& targets) {
+  key.clear();
+  for (uint32_t i = 0; i < sources.count; ++i) key.push_back(static_cast<char>(sources.index[i]));
+  for (uint32_t i = 0; i < targets.count; ++i) key.push_back(static_cast<char>(targets.index[i]));
   auto found = patterns.find(key);
   if (found != patterns.end()) return found->second;
   if (patterns.size() >= kPatternCacheMax) patterns.clear();  // bounded; rebuilt on demand
+  std::vector<uint32_t> source_list(sources.index.begin(), sources.index.begin() + sources.count);
+  std::vector<uint32_t> target_list(targets.index.begin(), targets.index.begin() + targets.count);
   std::vector<uint8_t> rows;
-  PBFS_CODING_CHECK(recovery_rows(sources, targets, rows));
-  return patterns.emplace(std::move(key), prepare_map(rows, static_cast<uint32_t>(targets.size()))).first->second;
+  PBFS_CODING_CHECK(recovery_rows(source_list, target_list, rows));
+  return patterns.emplace(key, prepare_map(rows, targets.count)).first->second;
 }
 
 void ErasureCoder::Impl::apply(const LinearMap& map, uint8_t** sources, uint8_t** targets, uint64_t length,
@@ -260,39 +276,65 @@ void ErasureCoder::Impl::apply(const LinearMap& map, uint8_t** sources, uint8_t*
 
 // gf-complete aborts unless source and destination regions share their address mod 16: windows that
 // do not start 16-byte aligned are staged through an aligned buffer (rare: stripes are 64-aligned).
-void ErasureCoder::Impl::apply_aligned(const LinearMap& map, const std::vector<const uint8_t*>& sources,
-                                       const std::vector<uint8_t*>& targets, uint64_t length, uint32_t packet_bytes) {
-  std::array<uint8_t*, kFragmentsMax> src{}, dst{};
-  for (size_t i = 0; i < sources.size(); ++i) src[i] = const_cast<uint8_t*>(sources[i]);
-  for (size_t i = 0; i < targets.size(); ++i) dst[i] = targets[i];
+void ErasureCoder::Impl::apply_aligned(const LinearMap& map, Selection& sources, Selection& targets, uint64_t length,
+                                       uint32_t packet_bytes) {
   auto misaligned = [](const uint8_t* p) { return reinterpret_cast<uintptr_t>(p) % 16 != 0; };
   size_t staged = 0;
   if (is_jerasure(params.backend)) {
-    for (size_t i = 0; i < sources.size(); ++i) staged += misaligned(src[i]);
-    for (size_t i = 0; i < targets.size(); ++i) staged += misaligned(dst[i]);
+    for (uint32_t i = 0; i < sources.count; ++i) staged += misaligned(sources.ptr[i]);
+    for (uint32_t i = 0; i < targets.count; ++i) staged += misaligned(targets.ptr[i]);
   }
   if (staged == 0) {
-    apply(map, src.data(), dst.data(), length, packet_bytes);
+    apply(map, sources.ptr.data(), targets.ptr.data(), length, packet_bytes);
     return;
   }
   staging.resize(staged * length);
   uint8_t* slot = staging.data();
-  for (size_t i = 0; i < sources.size(); ++i) {
-    if (!misaligned(src[i])) continue;
-    std::memcpy(slot, src[i], length);
-    src[i] = slot;
+  for (uint32_t i = 0; i < sources.count; ++i) {
+    if (!misaligned(sources.ptr[i])) continue;
+    std::memcpy(slot, sources.ptr[i], length);
+    sources.ptr[i] = slot;
     slot += length;
   }
-  std::array<uint8_t*, kFragmentsMax> staged_dst = dst;
-  for (size_t i = 0; i < targets.size(); ++i) {
-    if (!misaligned(dst[i])) continue;
-    staged_dst[i] = slot;
+  Selection final_targets = targets;
+  for (uint32_t i = 0; i < targets.count; ++i) {
+    if (!misaligned(targets.ptr[i])) continue;
+    targets.ptr[i] = slot;
     slot += length;
   }
-  apply(map, src.data(), staged_dst.data(), length, packet_bytes);
-  for (size_t i = 0; i < targets.size(); ++i) {
-    if (staged_dst[i] != dst[i]) std::memcpy(dst[i], staged_dst[i], length);
+  apply(map, sources.ptr.data(), targets.ptr.data(), length, packet_bytes);
+  for (uint32_t i = 0; i < targets.count; ++i) {
+    if (targets.ptr[i] != final_targets.ptr[i]) std::memcpy(final_targets.ptr[i], targets.ptr[i], length);
   }
+}
+
+// Jerasure's own decoder trick for Vandermonde codes: parity 0 is the XOR of all data fragments, so
+// the last lost data fragment costs k XORs instead of k multiplications once the others are rebuilt.
+// Applies when parity 0 is at hand and every other data fragment is present or being rebuilt; removes
+// that target from `wanted` and returns true so the caller rebuilds it after the others.
+bool ErasureCoder::Impl::xor_last_data_target(const std::array<const uint8_t*, kFragmentsMax>& by_index,
+                                              Selection& wanted, uint64_t length) {
+  const uint32_t k = params.k;
+  if (!parity0_all_ones || by_index[k] == nullptr || wanted.count == 0) return false;
+  int last = -1;
+  for (uint32_t t = 0; t < wanted.count; ++t) {
+    if (wanted.index[t] < k) last = static_cast<int>(t);
+  }
+  if (last < 0) return false;
+  uint32_t covered = 0;
+  for (uint32_t j = 0; j < k; ++j) {
+    bool have = by_index[j] != nullptr;
+    for (uint32_t t = 0; t < wanted.count && !have; ++t) have = wanted.index[t] == j;
+    covered += have;
+  }
+  auto misaligned = [](const uint8_t* p) { return reinterpret_cast<uintptr_t>(p) % 16 != 0; };
+  bool aligned = !misaligned(by_index[k]);
+  for (uint32_t j = 0; j < k; ++j) aligned = aligned && (by_index[j] == nullptr || !misaligned(by_index[j]));
+  for (uint32_t t = 0; t < wanted.count; ++t) aligned = aligned && !misaligned(wanted.ptr[t]);
+  if (covered != k || !aligned || length > kFragmentBytesMax) return false;
+  std::swap(wanted.index[last], wanted.index[wanted.count - 1]);
+  std::swap(wanted.ptr[last], wanted.ptr[wanted.count - 1]);
+  return true;
 }
 
 ErasureCoder::ErasureCoder(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -309,6 +351,8 @@ Result<ErasureCoder> ErasureCoder::create(const CodingParams& params) {
   impl->build_generator();
   std::vector<uint8_t> parity_rows(impl->generator.begin() + params.k * params.k, impl->generator.end());
   impl->encoder = impl->prepare_map(parity_rows, params.m);
+  impl->parity0_all_ones = params.backend == ErasureBackend::kJerasureVandermonde &&
+                           std::all_of(parity_rows.begin(), parity_rows.begin() + params.k, [](uint8_t c) { return c == 1; });
   return ErasureCoder(std::move(impl));
 }
 
@@ -346,7 +390,7 @@ void ErasureCoder::encode_parity(Stripe& stripe) const {
   const StripeLayout& l = stripe.layout_;
   const CodingParams& p = impl_->params;
   PBFS_CODING_CHECK(l.k == p.k && l.m == p.m && l.backend == p.backend);
-  std::array<uint8_t*, kFragmentsMax> ptrs{};
+  std::array<uint8_t*, kFragmentsMax> ptrs;
   for (uint32_t i = 0; i < l.fragment_count(); ++i) ptrs[i] = stripe.buffer_.data() + i * l.fragment_bytes;
   impl_->apply(impl_->encoder, ptrs.data(), ptrs.data() + l.k, l.fragment_bytes, l.packet_bytes);
 }
@@ -378,25 +422,22 @@ Status ErasureCoder::reconstruct(const StripeLayout& layout, uint64_t offset, st
   if (offset % unit != 0 || length % unit != 0 || offset + length > layout.fragment_bytes) {
     return {StatusCode::kInvalidArgument, "window not aligned to the coding unit or outside the fragment"};
   }
-  std::array<const uint8_t*, kFragmentsMax> by_index{};
+  std::array<const uint8_t*, kFragmentsMax> by_index;
+  std::fill(by_index.begin(), by_index.begin() + layout.fragment_count(), nullptr);
   for (const FragmentView& s : sources) {
     if (s.index >= layout.fragment_count() || s.bytes.size() != length) {
       return {StatusCode::kInvalidArgument, "source fragment index or window size wrong"};
     }
     if (by_index[s.index] == nullptr) by_index[s.index] = s.bytes.data();
   }
-  std::vector<uint32_t> chosen;
-  std::vector<const uint8_t*> chosen_ptrs;
-  for (uint32_t i = 0; i < layout.fragment_count() && chosen.size() < p.k; ++i) {
-    if (by_index[i] == nullptr) continue;
-    chosen.push_back(i);
-    chosen_ptrs.push_back(by_index[i]);
+  Selection chosen;
+  for (uint32_t i = 0; i < layout.fragment_count() && chosen.count < p.k; ++i) {
+    if (by_index[i] != nullptr) chosen.add(i, by_index[i]);
   }
-  if (chosen.size() < p.k) {
-    return {StatusCode::kUnavailable, "need " + std::to_string(p.k) + " fragments, have " + std::to_string(chosen.size())};
+  if (chosen.count < p.k) {
+    return {StatusCode::kUnavailable, "need " + std::to_string(p.k) + " fragments, have " + std::to_string(chosen.count)};
   }
-  std::vector<uint32_t> wanted;
-  std::vector<uint8_t*> wanted_ptrs;
+  Selection wanted;
   for (const FragmentTarget& t : targets) {
     if (t.index >= layout.fragment_count() || t.bytes.size() != length) {
       return {StatusCode::kInvalidArgument, "target fragment index or window size wrong"};
@@ -405,12 +446,33 @@ Status ErasureCoder::reconstruct(const StripeLayout& layout, uint64_t offset, st
       if (t.bytes.data() != by_index[t.index]) std::memmove(t.bytes.data(), by_index[t.index], length);
       continue;
     }
-    wanted.push_back(t.index);
-    wanted_ptrs.push_back(t.bytes.data());
+    wanted.add(t.index, t.bytes.data());
   }
-  if (wanted.empty() || length == 0) return Status::ok();
-  const LinearMap& map = impl_->pattern(chosen, wanted);
-  impl_->apply_aligned(map, chosen_ptrs, wanted_ptrs, length, layout.packet_bytes);
+  if (wanted.count == 0 || length == 0) return Status::ok();
+  const bool xor_last = impl_->xor_last_data_target(by_index, wanted, length);
+  if (xor_last) --wanted.count;  // the last one is rebuilt below, from the others
+  if (wanted.count > 0) {
+    const LinearMap& map = impl_->pattern(chosen, wanted);
+    impl_->apply_aligned(map, chosen, wanted, length, layout.packet_bytes);
+  }
+  if (xor_last) {
+    const uint32_t k = p.k, last = wanted.index[wanted.count];
+    std::array<char*, kFragmentsMax> data_ptrs;
+    for (uint32_t j = 0; j < k; ++j) data_ptrs[j] = reinterpret_cast<char*>(const_cast<uint8_t*>(by_index[j]));
+    for (uint32_t t = 0; t <= wanted.count; ++t) {
+      if (wanted.index[t] < k) data_ptrs[wanted.index[t]] = reinterpret_cast<char*>(wanted.ptr[t]);
+    }
+    char* coding_ptrs[1] = {reinterpret_cast<char*>(const_cast<uint8_t*>(by_index[k]))};
+    std::array<int, kFragmentsMax> ones, ids;
+    uint32_t n = 0;
+    for (uint32_t j = 0; j < k; ++j) {
+      if (j != last) ids[n++] = static_cast<int>(j);
+    }
+    ids[n++] = static_cast<int>(k);  // parity 0
+    std::fill(ones.begin(), ones.begin() + k, 1);
+    jerasure_matrix_dotprod(static_cast<int>(k), kWordBits, ones.data(), ids.data(), static_cast<int>(last),
+                            data_ptrs.data(), coding_ptrs, static_cast<int>(length));
+  }
   return Status::ok();
 }
 
@@ -425,7 +487,8 @@ Status ErasureCoder::decode(const StripeLayout& layout, std::span<const Fragment
   }
   if (layout.payload_bytes == 0) return Status::ok();
   const uint64_t size = layout.fragment_bytes;
-  std::array<const uint8_t*, kFragmentsMax> by_index{};
+  std::array<const uint8_t*, kFragmentsMax> by_index;
+  std::fill(by_index.begin(), by_index.begin() + layout.fragment_count(), nullptr);
   for (const FragmentView& f : fragments) {
     if (by_index[f.index] == nullptr) by_index[f.index] = f.bytes.data();
   }

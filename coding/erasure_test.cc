@@ -280,7 +280,7 @@ TEST(Erasure, DecodeRejectsBadInput) {
 }
 
 TEST(Erasure, DecodingPatternsAreCachedAndStripesReusable) {
-  ErasureCoder coder = make_coder(6, 3, ErasureBackend::kJerasureVandermonde);
+  ErasureCoder coder = make_coder(6, 3, ErasureBackend::kIsal);
   Stripe stripe;
   for (int round = 0; round < 3; ++round) {
     const Bytes data = pattern_bytes(30000 - round * 10000, round);  // shrinking: allocation is reused

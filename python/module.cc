@@ -37,7 +37,8 @@ using LoadedPtr = std::shared_ptr<LoadedScenario>;
 LoadedPtr load(std::string path, std::string text, std::string origin, std::vector<std::string> overrides) {
   Result<Scenario> scenario = path.empty() ? load_scenario_text(text, origin, overrides)
                                            : load_scenario_file(path, overrides);
-  if (!scenario.is_ok()) throw_status(scenario.status());
+  // Whatever the reason (a missing file included), a scenario that does not load is bad input: exit 2.
+  if (!scenario.is_ok()) throw_scenario_error(scenario.status().message());
   return std::make_shared<LoadedScenario>(
       LoadedScenario{std::move(scenario.value()), std::move(path), std::move(text), std::move(origin), std::move(overrides)});
 }

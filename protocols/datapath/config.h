@@ -1,0 +1,56 @@
+// Parameters and shared helpers of the PBFS data path: coding and crypto choices, catalog layout
+// (which shard a file belongs to and which nodes replicate that shard), timeouts, compaction and GC
+// settings. One DataPathConfig is built by the deployment from the scenario and shared (read-only) by
+// every client, fragment server and catalog role of a run.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "coding/aead.h"
+#include "coding/cost_model.h"
+#include "coding/erasure.h"
+#include "coding/placement.h"
+#include "protocols/runtime/types.h"
+
+namespace pbfs::datapath {
+
+struct DataPathConfig {
+  CodingParams coding;                           // k + m and backend of new records
+  AeadAlgorithm aead = AeadAlgorithm::kAes256Gcm;
+  uint32_t segment_bytes = kDefaultSegmentBytes;
+  bool real_payload = false;                     // false: synthetic payloads (sizes, provenance, cost model)
+  MasterKey master_key{};                        // clients' key (servers never see it)
+
+  uint32_t catalog_replicas = 3;                 // R
+  uint32_t shards = 64;                          // files map to shards; one catalog group and lease each
+  TimeNs lease_ns = 14 * kSecond;                // catalog primaries hold a Flease lease per shard
+  TimeNs lease_epsilon_ns = kSecond;
+
+  TimeNs request_timeout_ns = 2 * kSecond;       // a client retries an unanswered request after this
+  uint32_t retries_max = 5;
+  uint32_t extra_fragments = 0;                  // late binding: ask k + extra, use the first k
+  uint32_t compaction_depth = 0;                 // 0: off; else compact a range covered by more records
+  TimeNs pin_timeout_ns = 30 * kSecond;          // a reader's pin on superseded records lapses after this
+  TimeNs scrub_interval_ns = 0;                  // 0: no periodic scrub
+  TimeNs cpu_per_message_ns = 2 * kMicrosecond;  // modelled handling cost of each message
+
+  // Deliberate bugs that prove the checkers can fail: "stale_read", "gc_current", "skip_fsync",
+  // "diverge_replica"; empty in every real run.
+  std::string inject_bug;
+
+  std::shared_ptr<const CostModel> cost_model;   // CPU charged for coding work (both fidelities)
+  std::vector<PlacementNode> nodes;              // every node of the cluster (alive flags from membership)
+};
+
+// Which shard a file's records belong to.
+inline uint64_t shard_of(const DataPathConfig& config, FileId file) {
+  uint64_t x = file + 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return (x ^ (x >> 31)) % config.shards;
+}
+
+}  // namespace pbfs::datapath
