@@ -17,7 +17,7 @@ from .report import Report, write_report
 from .schema import TABLES, TableSpec, check_columns
 from .trace import MissingTable, Trace, TraceError, open_trace
 from .views import (OPERATION_SOURCES, available, bytes_per_operation, counters, fault_timeline,
-                    latency_cdf, latency_percentiles, lease_intervals, operations, replication_lag,
+                    latency_cdf, latency_percentiles, lease_intervals, lease_overlaps, operations, replication_lag,
                     replication_lag_percentiles, resource_totals, resource_use, throughput)
 
 
@@ -30,7 +30,7 @@ def read_sweep_summary(path: str):
 __all__ = [
     "open_trace", "Trace", "TraceError", "MissingTable", "TABLES", "TableSpec", "check_columns",
     "operations", "latency_percentiles", "latency_cdf", "throughput", "bytes_per_operation",
-    "fault_timeline", "lease_intervals", "replication_lag", "replication_lag_percentiles", "resource_use",
+    "fault_timeline", "lease_intervals", "lease_overlaps", "replication_lag", "replication_lag_percentiles", "resource_use",
     "resource_totals", "counters", "available", "OPERATION_SOURCES",
     "plot_latency_cdf", "plot_throughput", "plot_bytes_per_operation", "plot_fault_timeline",
     "plot_lease_gantt", "plot_replication_lag", "plot_resource_use", "PLOTS", "PlotSpec",

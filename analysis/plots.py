@@ -54,15 +54,24 @@ def plot_throughput(trace: Trace, ax=None, bin_ns: Optional[int] = None):
 
 
 def plot_bytes_per_operation(trace: Trace, ax=None):
-    """Mean bytes sent and received by the client per operation, per kind."""
+    """Mean bytes sent and received by the client per operation (bars), and mean messages per operation
+    (dots, right axis) where the trace records them, per kind."""
     table = views.bytes_per_operation(trace).drop(index="all", errors="ignore")
     ax = _axes(ax)
     x = np.arange(len(table))
-    ax.bar(x - 0.2, table["bytes_sent_mean"], width=0.4, label="sent")
-    ax.bar(x + 0.2, table["bytes_received_mean"], width=0.4, label="received")
+    ax.bar(x - 0.2, table["bytes_sent_mean"].fillna(0), width=0.4, label="bytes sent")
+    ax.bar(x + 0.2, table["bytes_received_mean"].fillna(0), width=0.4, label="bytes received")
     ax.set_xticks(x, table.index)
-    ax.set(ylabel="bytes per operation", title="Bytes per operation")
-    ax.legend()
+    ax.set(ylabel="bytes per operation", title="Bytes and messages per operation")
+    ax.set_ylim(bottom=0)
+    handles, labels = ax.get_legend_handles_labels()
+    if table["messages_mean"].notna().any():
+        right = ax.twinx()
+        dots = right.plot(x, table["messages_mean"], "o", color="C3", label="messages")
+        right.set_ylabel("messages per operation")
+        right.set_ylim(bottom=0)
+        handles, labels = handles + dots, labels + ["messages"]
+    ax.legend(handles, labels, loc="upper left")
     return ax
 
 
@@ -87,8 +96,10 @@ def plot_fault_timeline(trace: Trace, ax=None):
 
 
 def plot_lease_gantt(trace: Trace, ax=None):
-    """Lease tenures: one row per (resource, holder), one bar per tenure in true time."""
+    """Lease tenures: one row per (resource, holder), one bar per tenure in true time; red spans mark
+    times when two nodes held the same lease (views.lease_overlaps)."""
     leases = views.lease_intervals(trace)
+    overlaps = views.lease_overlaps(trace)
     lanes = sorted({(int(r), int(h)) for r, h in zip(leases["resource"], leases["holder"])})
     ax = _axes(ax, figsize=(7.0, max(2.0, 0.35 * len(lanes) + 1.2)))
     lane_of = {lane: i for i, lane in enumerate(lanes)}
@@ -97,9 +108,14 @@ def plot_lease_gantt(trace: Trace, ax=None):
         y = lane_of[(int(row.resource), int(row.holder))]
         ax.barh(y, (row.end_ns - row.start_ns) / 1e9, left=row.start_ns / 1e9, height=0.6,
                 color=f"C{resources.index(int(row.resource)) % 10}", edgecolor="black", linewidth=0.3)
+    for row in overlaps.itertuples():
+        ys = [i for i, (r, _) in enumerate(lanes) if r == row.resource]
+        ax.fill_betweenx([min(ys) - 0.45, max(ys) + 0.45], row.start_ns / 1e9, row.end_ns / 1e9,
+                         color="red", alpha=0.35, linewidth=0)
     ax.set_yticks(np.arange(len(lanes)), [f"res {r} / node {h}" for r, h in lanes])
     ax.invert_yaxis()
-    ax.set(xlabel="true time (s)", title=f"Lease tenures ({len(leases)})")
+    title = f"Lease tenures ({len(leases)})"
+    ax.set(xlabel="true time (s)", title=title + (f", {len(overlaps)} overlaps (red)" if len(overlaps) else ""))
     ax.grid(True, axis="x", alpha=0.3)
     return ax
 

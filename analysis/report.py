@@ -51,6 +51,7 @@ def _tables(trace: Trace, skipped: dict) -> list:
               ("Bytes per operation", views.bytes_per_operation),
               ("Faults", views.fault_timeline),
               ("Lease tenures", views.lease_intervals),
+              ("Lease overlaps (two holders at once)", views.lease_overlaps),
               ("Replication lag (ms)", views.replication_lag_percentiles),
               ("Resource totals per node", views.resource_totals)]
     for title, make in makers:

@@ -177,6 +177,6 @@ def open_trace(source) -> Trace:
         return source
     if isinstance(source, (str, os.PathLike)):
         return Trace.from_file(source)
-    if hasattr(source, "tables") and hasattr(source, "trace_path"):
+    if hasattr(type(source), "rows_retained") and hasattr(type(source), "trace_path"):  # a pbfs.RunResult
         return Trace.from_result(source)
     raise TypeError(f"open_trace() takes a trace path, a RunResult or a Trace, not {type(source).__name__}")

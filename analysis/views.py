@@ -19,7 +19,8 @@ from .trace import MissingTable, Trace
 
 NO_NODE = 0xFFFFFFFF
 OPERATION_COLUMNS = ["source", "kind", "client", "start_ns", "end_ns", "latency_ns", "status", "length",
-                     "bytes_sent", "bytes_received", "records", "fragments"]
+                     "bytes_sent", "bytes_received", "records", "fragments", "messages"]
+LEASE_ATTEMPT_KINDS = {1: "lease.acquire", 2: "lease.renew", 3: "lease.release", 4: "lease.lookup"}
 
 
 def _from_operations(table: pd.DataFrame) -> pd.DataFrame:
@@ -33,13 +34,29 @@ def _from_echo(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "kind": "echo", "client": table["client"], "start_ns": table["start_ns"], "end_ns": table["end_ns"],
         "latency_ns": table["end_ns"] - table["start_ns"], "status": np.uint8(0), "length": table["bytes"],
-        "bytes_sent": table["bytes"], "bytes_received": table["bytes"], "records": np.nan, "fragments": np.nan})
+        "bytes_sent": table["bytes"], "bytes_received": table["bytes"], "records": np.nan, "fragments": np.nan,
+        "messages": np.nan})
+
+
+def _from_lease_attempts(table: pd.DataFrame) -> pd.DataFrame:
+    # Outcomes (protocols/flease/lease.h): 1 acquired, 2 renewed, 3 held_by_other, 4 free, 5 released,
+    # 6 failed, 7 aborted. An attempt fails when it failed or was aborted, or when an acquire or renew
+    # found the lease held by another node; the status is then the outcome number.
+    kind = table["kind"].map(LEASE_ATTEMPT_KINDS).fillna("lease.other")
+    failed = table["outcome"].isin([6, 7]) | ((table["outcome"] == 3) & table["kind"].isin([1, 2]))
+    return pd.DataFrame({
+        "kind": kind, "client": table["node"], "start_ns": table["start_true_ns"], "end_ns": table["end_true_ns"],
+        "latency_ns": table["end_true_ns"] - table["start_true_ns"],
+        "status": np.where(failed, table["outcome"], 0).astype(np.uint8), "length": 0,
+        "bytes_sent": np.nan, "bytes_received": np.nan, "records": np.nan, "fragments": np.nan,
+        "messages": table["messages"]})
 
 
 # table name -> adapter to OPERATION_COLUMNS (status 0 is success). Protocols add theirs here.
 OPERATION_SOURCES: dict = {
     "operations": _from_operations,
     "echo_round_trips": _from_echo,
+    "lease_attempts": _from_lease_attempts,
 }
 
 
@@ -128,8 +145,9 @@ def throughput(trace: Trace, bin_ns: Optional[int] = None) -> pd.DataFrame:
 
 def bytes_per_operation(trace: Trace) -> pd.DataFrame:
     """Per kind and for all operations: operations, mean payload (length), mean bytes sent and received by
-    the client, network bytes per payload byte, mean records and fragments touched. The "all" row also
-    gives messages per operation (every message of the run, from the messages table or the run summary)."""
+    the client, network bytes per payload byte, mean records, fragments and messages per operation (NaN
+    where the table does not record them). The "all" row also gives run_messages_per_operation: every
+    message of the run (messages table, else the run summary) over the number of operations."""
     ops = operations(trace, "bytes per operation")
     groups = [(kind, group) for kind, group in ops.groupby("kind", sort=True)] + [("all", ops)]
     rows = {}
@@ -141,12 +159,13 @@ def bytes_per_operation(trace: Trace) -> pd.DataFrame:
                       "bytes_received_mean": group["bytes_received"].astype(np.float64).mean(),
                       "network_bytes_per_payload_byte": network / payload if payload else np.nan,
                       "records_mean": group["records"].astype(np.float64).mean(),
-                      "fragments_mean": group["fragments"].astype(np.float64).mean()}
+                      "fragments_mean": group["fragments"].astype(np.float64).mean(),
+                      "messages_mean": group["messages"].astype(np.float64).mean()}
     frame = pd.DataFrame.from_dict(rows, orient="index")
     messages = len(trace.table("messages")) if trace.has("messages") else trace.attrs.get("messages_sent")
-    frame["messages_per_operation"] = np.nan
+    frame["run_messages_per_operation"] = np.nan
     if messages is not None and len(ops):
-        frame.loc["all", "messages_per_operation"] = messages / len(ops)
+        frame.loc["all", "run_messages_per_operation"] = messages / len(ops)
     frame.index.name = "kind"
     return frame
 
@@ -187,6 +206,26 @@ def lease_intervals(trace: Trace) -> pd.DataFrame:
     if "end_reason" in table:
         frame["end_reason"] = table["end_reason"]
     return frame.sort_values(["resource", "start_ns"], kind="stable", ignore_index=True)
+
+
+def lease_overlaps(trace: Trace) -> pd.DataFrame:
+    """Times when two different nodes held the same lease at once (in true time): resource, holder_a,
+    holder_b, start_ns, end_ns, duration_s. Empty when the lease was safe; the checker's verdict says
+    whether the clock assumption held at the time."""
+    leases = lease_intervals(trace)
+    rows = []
+    for resource, group in leases.groupby("resource", sort=True):
+        active: list = []  # (end_ns, holder) of tenures that began earlier and may still run
+        for row in group.itertuples():
+            active = [(end, holder) for end, holder in active if end > row.start_ns]
+            for end, holder in active:
+                if holder != row.holder:
+                    rows.append({"resource": resource, "holder_a": holder, "holder_b": row.holder,
+                                 "start_ns": row.start_ns, "end_ns": min(end, row.end_ns)})
+            active.append((row.end_ns, row.holder))
+    frame = pd.DataFrame(rows, columns=["resource", "holder_a", "holder_b", "start_ns", "end_ns"])
+    frame["duration_s"] = (frame["end_ns"] - frame["start_ns"]) / 1e9
+    return frame
 
 
 def replication_lag(trace: Trace) -> pd.DataFrame:
@@ -255,6 +294,7 @@ TABLE_VIEWS: dict = {
     "bytes_per_operation": bytes_per_operation,
     "fault_timeline": fault_timeline,
     "lease_intervals": lease_intervals,
+    "lease_overlaps": lease_overlaps,
     "replication_lag_percentiles": replication_lag_percentiles,
     "resource_totals": resource_totals,
 }

@@ -9,6 +9,7 @@
 
 #include "protocols/echo/echo.h"
 #include "sim/kernel.h"
+#include "sim/network.h"
 #include "sim/world.h"
 
 namespace pbfs::sim {

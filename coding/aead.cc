@@ -14,6 +14,7 @@
 #include <string>
 
 #include "coding/check.h"
+#include "coding/vector_state.h"
 
 namespace pbfs {
 namespace {
@@ -274,6 +275,7 @@ Status RecordCipher::seal(ByteSpan plaintext, std::span<uint8_t> sealed) {
     return {StatusCode::kInvalidArgument, "plaintext or sealed buffer size differs from the record's"};
   }
   Impl& s = *impl_;
+  clear_upper_vector_state();  // AES-NI here is legacy SSE: never run it with dirty upper halves
   try {
     Cipher& c = s.cipher(true);
     const int nonce_bytes = static_cast<int>(aead_nonce_bytes(s.params.algorithm));
@@ -295,6 +297,7 @@ Status RecordCipher::open(ByteSpan sealed, std::span<uint8_t> plaintext) {
     return {StatusCode::kInvalidArgument, "plaintext or sealed buffer size differs from the record's"};
   }
   const SealedChunk whole[] = {{0, sealed}};
+  clear_upper_vector_state();
   for (uint64_t j = 0; j < impl_->segments; ++j) {
     Status opened = impl_->open_segment(j, whole, plaintext.data() + impl_->plain_offset(j));
     if (!opened.is_ok()) return opened;
@@ -315,6 +318,7 @@ Status RecordCipher::open_range(uint64_t offset, std::span<uint8_t> out, std::sp
   if (!gather(chunks, needed.first, needed.end - needed.first, [](ByteSpan) {})) {
     return {StatusCode::kInvalidArgument, "sealed bytes for the range are missing"};
   }
+  clear_upper_vector_state();
   const uint64_t first = offset / s.params.segment_bytes, last = (end - 1) / s.params.segment_bytes;
   for (uint64_t j = first; j <= last; ++j) {
     const uint64_t begin_j = s.plain_offset(j), end_j = begin_j + s.plain_length(j);

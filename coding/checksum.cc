@@ -1,6 +1,9 @@
 // CRC32C over ISA-L. crc32_iscsi takes an int length and a raw (non-inverted) running value, so long
-// inputs are fed in chunks and the standard pre/post inversion is applied here.
+// inputs are fed in chunks and the standard pre/post inversion is applied here; like every ISA-L call
+// it is followed by vzeroupper (coding/vector_state.h).
 #include "coding/checksum.h"
+
+#include "coding/vector_state.h"
 
 #include <isa-l/crc.h>
 
@@ -18,6 +21,7 @@ uint32_t crc32c_extend(uint32_t crc, std::span<const uint8_t> bytes) {
     state = crc32_iscsi(const_cast<uint8_t*>(bytes.data() + done), static_cast<int>(n), state);
     done += n;
   }
+  clear_upper_vector_state();
   return ~state;
 }
 

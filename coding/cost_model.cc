@@ -182,6 +182,7 @@ Status CostModel::validate() const {
 
 std::string CostModel::to_yaml() const {
   YAML::Emitter out;
+  out.SetDoublePrecision(5);  // significant digits: measurements are not more precise than this
   out << YAML::Comment("CPU cost model: per-call overhead and GB/s of input at several sizes, measured with `pbfs calibrate`.");
   out << YAML::BeginMap << YAML::Key << "version" << YAML::Value << kCostModelVersion;
   out << YAML::Key << "machine" << YAML::Value << YAML::DoubleQuoted << machine_;
@@ -193,11 +194,11 @@ std::string CostModel::to_yaml() const {
       out << YAML::Key << "backend" << YAML::Value << erasure_backend_name(e.op.backend);
       out << YAML::Key << "k" << YAML::Value << e.op.k << YAML::Key << "m" << YAML::Value << e.op.m;
     }
-    out << YAML::Key << "overhead_ns" << YAML::Value << std::round(e.curve.overhead_ns * 10) / 10;
+    out << YAML::Key << "overhead_ns" << YAML::Value << e.curve.overhead_ns;
     out << YAML::Key << "points" << YAML::Value << YAML::BeginSeq;
     for (const CostPoint& p : e.curve.points) {
       out << YAML::Flow << YAML::BeginMap << YAML::Key << "bytes" << YAML::Value << p.bytes << YAML::Key << "gbps"
-          << YAML::Value << std::round(p.gbps * 1000) / 1000 << YAML::EndMap;
+          << YAML::Value << p.gbps << YAML::EndMap;
     }
     out << YAML::EndSeq << YAML::EndMap;
   }

@@ -5,12 +5,12 @@
 #include "coding/erasure.h"
 
 #include "coding/check.h"
+#include "coding/vector_state.h"
 
 extern "C" {
 #include <gf_complete.h>  // has no extern "C" of its own
 }
 #include <cauchy.h>
-#include <immintrin.h>
 #include <isa-l/erasure_code.h>
 #include <jerasure.h>
 #include <reed_sol.h>
@@ -36,14 +36,6 @@ void init_jerasure_fields() {
     PBFS_CODING_CHECK(galois_init_default_field(8) == 0);
     PBFS_CODING_CHECK(galois_init_default_field(32) == 0);
   });
-}
-
-// ISA-L's AVX code never issues vzeroupper; SSE code that runs after it (gf-complete, anything built
-// without -mavx) then pays a large state-transition penalty. Clear the upper halves after each call.
-__attribute__((target("avx"))) void zero_upper_avx() { _mm256_zeroupper(); }
-void clear_upper_vector_state() {
-  static const bool has_avx = __builtin_cpu_supports("avx");
-  if (has_avx) zero_upper_avx();
 }
 
 uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
@@ -257,6 +249,7 @@ void ErasureCoder::Impl::apply(const LinearMap& map, uint8_t** sources, uint8_t*
   if (length == 0 || map.targets == 0) return;
   PBFS_CODING_CHECK(length <= kFragmentBytesMax);
   const int k = static_cast<int>(params.k), t = static_cast<int>(map.targets), n = static_cast<int>(length);
+  if (is_jerasure(params.backend)) clear_upper_vector_state();  // gf-complete is legacy SSE
   switch (params.backend) {
     case ErasureBackend::kJerasureVandermonde:
       jerasure_matrix_encode(k, t, kWordBits, const_cast<int*>(map.jerasure_matrix.data()),

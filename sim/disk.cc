@@ -8,7 +8,13 @@
 
 namespace pbfs::sim {
 
-Disk::Disk(Kernel& kernel, const DiskProfile& profile, Rng rng) : kernel_(kernel), profile_(profile), rng_(rng) {}
+Disk::Disk(Kernel& kernel, const DiskProfile& profile, uint64_t stream_id)
+    : kernel_(kernel), profile_(profile), stream_id_(stream_id) {}
+
+Rng& Disk::rng() {
+  if (!rng_) rng_ = std::make_unique<Rng>(derive_stream(kernel_.seed(), kStreamDisk, stream_id_));
+  return *rng_;
+}
 
 TimeNs Disk::reserve(TimeNs submit_ns, TimeNs service_ns) {
   const TimeNs service = static_cast<TimeNs>(std::llround(static_cast<double>(service_ns) * slow_factor_));
@@ -188,11 +194,11 @@ void Disk::crash() {
   busy_until_ns_ = kernel_.now_ns();
   boost::random::uniform_01<double> uniform;
   for (PendingWrite& w : pending_) {
-    if (profile_.torn_write_probability <= 0 || uniform(rng_) >= profile_.torn_write_probability) continue;
+    if (profile_.torn_write_probability <= 0 || uniform(rng()) >= profile_.torn_write_probability) continue;
     // A torn write: a prefix of whole 512-byte sectors reached the media.
     const uint64_t sectors = w.data.size / 512;
     if (sectors == 0) continue;
-    const uint64_t kept = boost::random::uniform_int_distribution<uint64_t>(0, sectors - 1)(rng_) * 512;
+    const uint64_t kept = boost::random::uniform_int_distribution<uint64_t>(0, sectors - 1)(rng()) * 512;
     if (kept > 0) apply(files_[w.file], w.offset, w.data, kept);
   }
   pending_.clear();
@@ -220,13 +226,13 @@ uint32_t Disk::rot_bits(uint32_t count) {
   for (const auto& [name, file] : files_) total += file.size;
   if (total == 0) return 0;
   for (uint32_t i = 0; i < count; ++i) {
-    uint64_t target = boost::random::uniform_int_distribution<uint64_t>(0, total - 1)(rng_);
+    uint64_t target = boost::random::uniform_int_distribution<uint64_t>(0, total - 1)(rng());
     for (auto& [name, file] : files_) {
       if (target >= file.size) {
         target -= file.size;
         continue;
       }
-      const int bit = boost::random::uniform_int_distribution<int>(0, 7)(rng_);
+      const int bit = boost::random::uniform_int_distribution<int>(0, 7)(rng());
       if (file.real) {
         file.data[target] ^= static_cast<uint8_t>(1u << bit);
       } else {

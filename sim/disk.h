@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,8 @@ class Disk {
  public:
   using Callback = std::function<void(DiskCompletion)>;
 
-  Disk(Kernel& kernel, const DiskProfile& profile, Rng rng);
+  // `stream_id` selects the disk's random stream (torn writes, bit rot), created on first use.
+  Disk(Kernel& kernel, const DiskProfile& profile, uint64_t stream_id);
 
   // Queues an operation that starts no earlier than `submit_ns`; `done` runs at completion.
   DiskOpId write(TimeNs submit_ns, const std::string& file, uint64_t offset, Payload data, uint64_t tag, Callback done);
@@ -64,7 +66,9 @@ class Disk {
 
   Kernel& kernel_;
   DiskProfile profile_;
-  Rng rng_;
+  Rng& rng();
+  uint64_t stream_id_;
+  std::unique_ptr<Rng> rng_;  // most disks never need one: 2.5 KB saved per node
   std::map<std::string, File> files_;     // durable content (ordered: deterministic iteration)
   std::vector<PendingWrite> pending_;     // completed but unsynced writes, oldest first
   std::map<std::string, uint64_t> dirty_bytes_;  // bytes written (queued or cached) since the last sync

@@ -13,7 +13,7 @@ class DiskTest : public ::testing::Test {
  protected:
   DiskTest() : kernel_(1), profile_(testing::small_scenario(1, 1, 1).disk_profiles["ssd"]) {}
   Disk& make() {
-    disk_ = std::make_unique<Disk>(kernel_, profile_, derive_stream(1, kStreamDisk, 0));
+    disk_ = std::make_unique<Disk>(kernel_, profile_, 0);
     return *disk_;
   }
   Disk::Callback keep() {

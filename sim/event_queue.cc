@@ -45,8 +45,9 @@ void EventQueue::refill() {
   source.clear();
   // All events at the new minimum time are now in bucket 0, possibly out of insertion order.
   std::vector<Event>& ready = buckets_[0];
-  if (ready.size() > 1) {
-    std::sort(ready.begin(), ready.end(), [](const Event& a, const Event& b) { return a.sequence < b.sequence; });
+  auto by_sequence = [](const Event& a, const Event& b) { return a.sequence < b.sequence; };
+  if (ready.size() > 1 && !std::is_sorted(ready.begin(), ready.end(), by_sequence)) {
+    std::sort(ready.begin(), ready.end(), by_sequence);
   }
 }
 

@@ -316,7 +316,7 @@ def _load_record(out: str, point: SweepPoint) -> Optional[dict]:
 def _is_done(out: str, point: SweepPoint) -> bool:
     record = _load_record(out, point)
     return (record is not None and record.get("status") in (STATUS_OK, STATUS_CHECKS_FAILED)
-            and os.path.exists(os.path.join(out, record.get("trace", ""))))
+            and bool(record.get("trace")) and os.path.isfile(os.path.join(out, record["trace"])))
 
 
 def _write_json(path: str, value) -> None:
@@ -373,8 +373,9 @@ def sweep(spec: Union[str, os.PathLike, Mapping, Sweep], out: Union[None, str, o
     def deliver(task: dict, record: dict) -> None:
         nonlocal done_count
         point = by_name[task["name"]]
+        ran = record["status"] != STATUS_ERROR
         record.update(point=point.name, params=point.params, seed=point.seed, key=point.key,
-                      trace=os.path.join(POINTS_DIR, point.name + ".h5"),
+                      trace=os.path.join(POINTS_DIR, point.name + ".h5") if ran else "",
                       replay=replay_command(scenario_path, point.seed, point.overrides))
         _write_json(_record_path(out, point), record)
         done_count += 1
