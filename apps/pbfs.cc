@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/calibrate.h"
 #include "scenarios/run.h"
 #include "scenarios/scenario.h"
 
@@ -154,6 +155,7 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 2, argv + argc);
   if (command == "run") return command_run(args);
   if (command == "validate") return command_validate(args);
+  if (command == "calibrate") return pbfs::run_calibrate_command(args);
   std::cerr << "pbfs: unknown command '" << command << "'\n";
   usage(std::cerr);
   return kExitBadInput;

@@ -45,7 +45,9 @@ TEST(FuzzCorpus, SeedsExistAndAreClassifiedCorrectly) {
         EXPECT_TRUE(accepted) << path;
         ++valid;
       }
-      if (name.starts_with("invalid-")) EXPECT_FALSE(accepted) << path;
+      if (name.starts_with("invalid-")) {
+        EXPECT_FALSE(accepted) << path;
+      }
     }
     EXPECT_GE(valid, 1u) << t.name;
   }

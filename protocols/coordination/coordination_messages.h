@@ -13,7 +13,7 @@
 
 namespace pbfs::coordination {
 
-using SessionId = uint64_t;  // the zxid of the transaction that created the session; 0 is no session
+using SessionId = uint64_t;  // chosen by the server when it opens the session; 0 is no session
 using Zxid = uint64_t;       // position of a transaction in the server's history; 0 is "before any"
 
 // Result of an operation, after ZooKeeper's error codes. kConnectionLoss and kTooManyRequests are

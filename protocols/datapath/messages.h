@@ -57,6 +57,7 @@ struct StoreFragmentReply final : Message {
   MessageType type() const override { return types::kStoreFragmentReply; }
   const char* name() const override { return "datapath.StoreFragmentReply"; }
   void encode(WireWriter& out) const override;
+  uint64_t encoded_size() const override;
 };
 
 // Read bytes [offset, offset + length) of a stored fragment's body (length 0: the whole fragment,
@@ -71,6 +72,7 @@ struct FetchFragment final : Message {
   MessageType type() const override { return types::kFetchFragment; }
   const char* name() const override { return "datapath.FetchFragment"; }
   void encode(WireWriter& out) const override;
+  uint64_t encoded_size() const override;
 };
 
 // kCorrupt when the server found the fragment's checksum wrong (it also reports it to the catalog).
@@ -93,6 +95,7 @@ struct DeleteFragments final : Message {
   MessageType type() const override { return types::kDeleteFragments; }
   const char* name() const override { return "datapath.DeleteFragments"; }
   void encode(WireWriter& out) const override;
+  uint64_t encoded_size() const override;
 };
 
 // Repair: rebuild fragment `index` of `record` on the receiving node from any k of the others
@@ -104,6 +107,7 @@ struct RebuildFragment final : Message {
   MessageType type() const override { return types::kRebuildFragment; }
   const char* name() const override { return "datapath.RebuildFragment"; }
   void encode(WireWriter& out) const override;
+  uint64_t encoded_size() const override;
 };
 
 struct RebuildFragmentReply final : Message {
@@ -114,6 +118,7 @@ struct RebuildFragmentReply final : Message {
   MessageType type() const override { return types::kRebuildFragmentReply; }
   const char* name() const override { return "datapath.RebuildFragmentReply"; }
   void encode(WireWriter& out) const override;
+  uint64_t encoded_size() const override;
 };
 
 // A fragment server found a stored fragment corrupt (scrub or read): sent to the file's catalog.
@@ -124,6 +129,7 @@ struct FragmentCorrupt final : Message {
   MessageType type() const override { return types::kFragmentCorrupt; }
   const char* name() const override { return "datapath.FragmentCorrupt"; }
   void encode(WireWriter& out) const override;
+  uint64_t encoded_size() const override;
 };
 
 // ---- catalog (catalog_messages.cc) ----
@@ -143,6 +149,7 @@ struct CommitRecord final : Message {
   MessageType type() const override { return types::kCommitRecord; }
   const char* name() const override { return "datapath.CommitRecord"; }
   void encode(WireWriter& out) const override;
+  uint64_t encoded_size() const override;
 };
 
 // kOk with the sequence assigned; kNotLeader with a hint (kNoNode: unknown); kConflict for a lost
@@ -177,6 +184,7 @@ struct QueryReply final : Message {
   MessageType type() const override { return types::kQueryReply; }
   const char* name() const override { return "datapath.QueryReply"; }
   void encode(WireWriter& out) const override;
+  uint64_t encoded_size() const override;
 };
 
 struct ReleasePin final : Message {
@@ -194,15 +202,22 @@ struct CatalogLogEntry {
   CatalogOp op = CatalogOp::kCommit;
   CatalogEntry entry;                 // kCommit: the new entry; kUpdateFragment: record id + new map
   std::vector<RecordId> superseded;   // kCommit: records it replaced; kCollect: records dropped
+  uint64_t epoch = 0;  // lease epoch of the primary that created it (log matching, sync's best log)
 };
 
 struct Replicate final : Message {
   uint64_t shard = 0;
   uint64_t epoch = 0;  // the primary's lease epoch: backups refuse older epochs
   std::vector<CatalogLogEntry> entries;
+  // Log matching: the entry just before `entries` (or, for an empty heartbeat,
+  // the entry the primary believes the backup has) and the primary's commit index.
+  uint64_t prev_index = 0;
+  uint64_t prev_epoch = 0;
+  uint64_t commit_index = 0;
   MessageType type() const override { return types::kReplicate; }
   const char* name() const override { return "datapath.Replicate"; }
   void encode(WireWriter& out) const override;
+  uint64_t encoded_size() const override;
 };
 
 struct ReplicateAck final : Message {
@@ -229,9 +244,15 @@ struct SyncReply final : Message {
   uint64_t shard = 0;
   uint64_t epoch = 0;
   std::vector<CatalogLogEntry> entries;
+  // The replica's whole log (entries may stop short of it: replies are bounded); kNotLeader when the
+  // replica has promised a newer epoch, kUnavailable when it cannot vouch for its log.
+  StatusCode status = StatusCode::kOk;
+  uint64_t last_index = 0;
+  uint64_t last_epoch = 0;
   MessageType type() const override { return types::kSyncReply; }
   const char* name() const override { return "datapath.SyncReply"; }
   void encode(WireWriter& out) const override;
+  uint64_t encoded_size() const override;
 };
 
 // Repair finished: fragment `index` of `record_id` now lives on `node` (sent to the catalog primary).
@@ -247,5 +268,6 @@ struct UpdateFragment final : Message {
 };
 
 void register_datapath_messages();  // both halves
+void register_fragment_messages();  // the fragment-server half (fragment_messages.cc)
 
 }  // namespace pbfs::datapath

@@ -368,6 +368,8 @@ def sweep(spec: Union[str, os.PathLike, Mapping, Sweep], out: Union[None, str, o
     report = _progress_printer(len(points)) if progress is True else progress
     todo = [p for p in points if not _is_done(out, p)]
     done_count = len(points) - len(todo)
+    if progress is True and done_count:
+        print(f"{done_count} of {len(points)} points already done in {out}: skipped", flush=True)
     by_name = {p.name: p for p in todo}
 
     def deliver(task: dict, record: dict) -> None:

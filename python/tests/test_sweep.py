@@ -119,6 +119,7 @@ def test_inline_scenarios_are_written_for_replay(tmp_path, echo_path):
     assert pbfs.load_scenario(str(written)).name == "echo"
 
 
+@pytest.mark.filterwarnings("ignore:make_current is deprecated:DeprecationWarning")  # tornado, inside distributed
 def test_dask_local_cluster_gives_the_local_pool_summary(local_sweep, tmp_path, echo_path):
     from distributed import Client, LocalCluster
     _, local, _ = local_sweep

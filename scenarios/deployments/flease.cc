@@ -185,7 +185,7 @@ Status LeaseDeployment::configure(const Scenario& scenario) {
   const uint32_t nodes = scenario.node_count();
   std::vector<NodeId> all(nodes);
   for (NodeId i = 0; i < nodes; ++i) all[i] = i;
-  FieldReader p(scenario.protocol, scenario.file, "protocol");
+  FieldReader p = scenario.section("protocol");
   (void)p.string("name", lock_service_ ? "lock_service" : "flease");
   const TimeNs lease_ns = p.duration("lease", 14 * kSecond);
   epsilon_ns_ = p.duration("epsilon", kSecond);
@@ -231,11 +231,11 @@ Status LeaseDeployment::configure(const Scenario& scenario) {
   }
   Status status = p.finish();
   if (!status.is_ok()) return status;
-  FieldReader w(scenario.workload, scenario.file, "workload");
+  FieldReader w = scenario.section("workload");
   read_workload(w, nodes, default_clients);
   status = w.finish();
   if (!status.is_ok()) return status;
-  FieldReader c(scenario.checks, scenario.file, "checks");
+  FieldReader c = scenario.section("checks");
   expect_assumption_violation_ = c.boolean("expect_assumption_violation", false);
   spread_interval_ns_ = c.duration("clock_sample_interval", 10 * kMillisecond);
   if (spread_interval_ns_ <= 0) c.fail("clock_sample_interval", "must be greater than 0");

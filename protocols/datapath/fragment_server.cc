@@ -1,0 +1,635 @@
+// Fragment server: store (write + fsync + manifest fsync, then reply), fetch (CRC-checked whole
+// fragments, or body windows), delete, rebuild from any k others, and a periodic scrub. Every effect goes
+// through the Runtime; the only state that survives a crash is what is on disk (fragments and manifest).
+#include "protocols/datapath/fragment_server.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <tuple>
+
+#include "coding/checksum.h"
+
+namespace pbfs::datapath {
+namespace {
+
+void require(bool condition, const char* what) {
+  if (!condition) {
+    std::fprintf(stderr, "pbfs fragment server: broken invariant: %s\n", what);
+    std::abort();
+  }
+}
+
+// Disk and timer tags: kind in the top byte, an id (store, fetch, rebuild, or sync cover) below.
+enum TagKind : uint64_t {
+  kTagStoreWrite = 1,
+  kTagStoreSync = 2,
+  kTagManifestWrite = 3,
+  kTagManifestSync = 4,
+  kTagFetchRead = 5,
+  kTagRemove = 6,
+  kTagManifestRead = 7,
+  kTagScrubTimer = 8,
+  kTagRebuildTimer = 9,
+};
+constexpr uint64_t kTagIdMask = (uint64_t{1} << 56) - 1;
+constexpr uint64_t make_tag(uint64_t kind, uint64_t id) { return (kind << 56) | (id & kTagIdMask); }
+constexpr uint64_t tag_kind(uint64_t tag) { return tag >> 56; }
+constexpr uint64_t tag_id(uint64_t tag) { return tag & kTagIdMask; }
+
+// Manifest entry: u8 op, u8 version, u16 reserved, u32 index, u64 file, u64 client, u64 seq, u64 size,
+// u32 CRC32C of the 40 bytes before it.
+constexpr uint64_t kManifestEntryBytes = 44;
+constexpr uint8_t kManifestAdd = 1;
+constexpr uint8_t kManifestDelete = 2;
+constexpr uint8_t kManifestVersion = 1;
+constexpr uint64_t kManifestChunkBytes = 64 * 1024;
+
+// Rebuild fetches carry (rebuild id << 9 | fragment index) as their request id.
+constexpr uint64_t kRebuildIndexBits = 9;
+
+enum FragmentState : uint8_t { kUntried = 0, kAsked = 1, kHealthy = 2, kFailed = 3 };
+
+}  // namespace
+
+std::string fragment_file(FileId file, const RecordId& record, uint32_t index) {
+  char name[96];
+  std::snprintf(name, sizeof name, "frag/%llu/%llu.%llu.%u", static_cast<unsigned long long>(file),
+                static_cast<unsigned long long>(record.client), static_cast<unsigned long long>(record.sequence), index);
+  return name;
+}
+
+size_t FragmentServer::KeyHash::operator()(const Key& k) const {
+  uint64_t x = k.file * 0x9e3779b97f4a7c15ull ^ k.record.client * 0xbf58476d1ce4e5b9ull ^
+               k.record.sequence * 0x94d049bb133111ebull ^ k.index;
+  x ^= x >> 31;
+  x *= 0xd6e8feb86659fd93ull;
+  return static_cast<size_t>(x ^ (x >> 32));
+}
+
+struct FragmentServer::Rebuild {
+  Envelope reply_to;
+  uint64_t request_id = 0;
+  WriteRecord record;
+  uint32_t index = 0;
+  std::vector<uint8_t> state;
+  std::vector<TimeNs> deadline_ns;
+  std::vector<Payload> data;
+  uint32_t healthy = 0;
+  uint32_t outstanding = 0;
+  TimerId timer = 0;
+  bool storing = false;
+};
+
+FragmentServer::FragmentServer(Runtime& runtime, std::shared_ptr<const DataPathConfig> config, FragmentServerOptions options)
+    : runtime_(runtime), config_(std::move(config)), options_(options), catalogs_(config_),
+      skip_fsync_(config_->inject_bug == "skip_fsync") {}
+
+bool FragmentServer::holds(FileId file, const RecordId& record, uint32_t index) const {
+  return index_.count(Key{file, record, index}) > 0;
+}
+
+void FragmentServer::charge_checksum(uint64_t bytes) {
+  if (config_->cost_model) runtime_.charge_cpu(config_->cost_model->cost_ns(CostOp::checksum(), bytes));
+}
+
+// ---- start and manifest replay ----
+
+void FragmentServer::start() {
+  if (config_->scrub_interval_ns > 0) runtime_.set_timer(config_->scrub_interval_ns, make_tag(kTagScrubTimer, 0));
+  runtime_.disk_read(kFragmentManifestFile, 0, kManifestChunkBytes, make_tag(kTagManifestRead, 0));
+}
+
+void FragmentServer::replay_manifest(const DiskCompletion& done) {
+  if (!done.status.is_ok()) {  // no manifest yet (kNotFound) or a failed disk: nothing is stored
+    if (done.status.code() != StatusCode::kNotFound) runtime_.count("datapath.manifest_unreadable");
+    finish_recovery();
+    return;
+  }
+  const uint64_t got = done.data.size;
+  if (done.data.is_real()) replay_carry_.insert(replay_carry_.end(), done.data.bytes->begin(), done.data.bytes->end());
+  else replay_carry_.resize(replay_carry_.size() + got, 0);  // cannot happen: the manifest is always real bytes
+  size_t used = 0;
+  for (; used + kManifestEntryBytes <= replay_carry_.size(); used += kManifestEntryBytes) {
+    ByteSpan entry(replay_carry_.data() + used, kManifestEntryBytes);
+    WireReader r(entry);
+    uint8_t op = 0, version = 0;
+    uint16_t reserved = 0;
+    Key key;
+    uint64_t size = 0;
+    uint32_t crc = 0;
+    const bool parsed = r.u8(op) && r.u8(version) && r.u16(reserved) && r.u32(key.index) && r.u64(key.file) &&
+                        r.u64(key.record.client) && r.u64(key.record.sequence) && r.u64(size) && r.u32(crc);
+    if (!parsed || version != kManifestVersion || crc != crc32c(entry.first(kManifestEntryBytes - 4))) {
+      runtime_.count("datapath.manifest_entry_corrupt");
+      continue;
+    }
+    if (op == kManifestAdd) index_[key] = size;
+    else if (op == kManifestDelete) index_.erase(key);
+  }
+  replay_carry_.erase(replay_carry_.begin(), replay_carry_.begin() + static_cast<std::ptrdiff_t>(used));
+  replay_offset_ += got;
+  if (got == kManifestChunkBytes) {
+    runtime_.disk_read(kFragmentManifestFile, replay_offset_, kManifestChunkBytes, make_tag(kTagManifestRead, 0));
+    return;
+  }
+  // A torn last entry is overwritten by the next append, so entries stay aligned.
+  manifest_bytes_ = replay_offset_ / kManifestEntryBytes * kManifestEntryBytes;
+  finish_recovery();
+}
+
+void FragmentServer::finish_recovery() {
+  ready_ = true;
+  replay_carry_.clear();
+  std::vector<Deferred> waiting;
+  waiting.swap(deferred_);
+  for (const Deferred& d : waiting) handle(d.from, *d.message);
+}
+
+void FragmentServer::defer(const Envelope& from, const Message& message) {
+  if (deferred_.size() >= options_.deferred_max) {
+    runtime_.count("datapath.fragment_server_deferred_full");
+    if (message.type() == types::kStoreFragment) {
+      auto reply = std::make_shared<StoreFragmentReply>();
+      reply->request_id = static_cast<const StoreFragment&>(message).request_id;
+      reply->status = StatusCode::kUnavailable;
+      runtime_.send(from.from, from.from_port, std::move(reply));
+    }
+    return;  // fetches time out at the reader, which asks another fragment
+  }
+  std::shared_ptr<const Message> copy;
+  switch (message.type()) {
+    case types::kStoreFragment: copy = std::make_shared<StoreFragment>(static_cast<const StoreFragment&>(message)); break;
+    case types::kFetchFragment: copy = std::make_shared<FetchFragment>(static_cast<const FetchFragment&>(message)); break;
+    case types::kDeleteFragments: copy = std::make_shared<DeleteFragments>(static_cast<const DeleteFragments&>(message)); break;
+    case types::kRebuildFragment: copy = std::make_shared<RebuildFragment>(static_cast<const RebuildFragment&>(message)); break;
+    default: return;  // replies to rebuilds of an earlier incarnation
+  }
+  deferred_.push_back({from, std::move(copy)});
+}
+
+// ---- dispatch ----
+
+void FragmentServer::on_message(const Envelope& from, const Message& message) {
+  runtime_.charge_cpu(config_->cpu_per_message_ns);
+  if (!ready_) {
+    defer(from, message);
+    return;
+  }
+  handle(from, message);
+}
+
+void FragmentServer::handle(const Envelope& from, const Message& message) {
+  switch (message.type()) {
+    case types::kStoreFragment: on_store(from, static_cast<const StoreFragment&>(message)); break;
+    case types::kFetchFragment: on_fetch(from, static_cast<const FetchFragment&>(message)); break;
+    case types::kDeleteFragments: on_delete(static_cast<const DeleteFragments&>(message)); break;
+    case types::kRebuildFragment: on_rebuild(from, static_cast<const RebuildFragment&>(message)); break;
+    case types::kFetchFragmentReply: on_rebuild_fetch_reply(from, static_cast<const FetchFragmentReply&>(message)); break;
+    default: runtime_.count("datapath.fragment_server_unexpected_message"); break;
+  }
+}
+
+void FragmentServer::on_timer(TimerId id, uint64_t tag) {
+  if (tag_kind(tag) == kTagScrubTimer) {
+    runtime_.set_timer(config_->scrub_interval_ns, make_tag(kTagScrubTimer, 0));
+    start_scrub();
+    return;
+  }
+  if (tag_kind(tag) != kTagRebuildTimer) return;
+  auto it = rebuilds_.find(tag_id(tag));
+  if (it == rebuilds_.end() || it->second->timer != id) return;
+  it->second->timer = 0;
+  rebuild_fail_expired(it->first, *it->second);
+}
+
+void FragmentServer::on_disk(const DiskCompletion& done) {
+  const uint64_t id = tag_id(done.tag);
+  switch (tag_kind(done.tag)) {
+    case kTagStoreWrite: store_disk_done(id, DiskOpKind::kWrite, done.status); break;
+    case kTagStoreSync: store_disk_done(id, DiskOpKind::kSync, done.status); break;
+    case kTagManifestWrite:
+      if (id != 0 && !done.status.is_ok()) {
+        auto it = stores_.find(id);
+        if (it != stores_.end()) it->second.status = done.status.code();
+      }
+      break;
+    case kTagManifestSync: manifest_sync_done(id, done.status); break;
+    case kTagFetchRead: fetch_disk_done(id, done); break;
+    case kTagManifestRead: replay_manifest(done); break;
+    default: break;  // removals: nothing waits for them
+  }
+}
+
+// ---- store ----
+
+void FragmentServer::on_store(const Envelope& from, const StoreFragment& m) {
+  StatusCode status = StatusCode::kOk;
+  const uint64_t body_bytes = m.data.size >= kFragmentHeaderBytes ? m.data.size - kFragmentHeaderBytes : 0;
+  charge_checksum(body_bytes);
+  if (m.data.size < kFragmentHeaderBytes) {
+    status = StatusCode::kInvalidArgument;
+  } else if (m.data.is_real()) {
+    // Refuse what arrived damaged or filed under the wrong name before it reaches the disk.
+    Result<FragmentParts> parts = decode_fragment(*m.data.bytes);
+    if (!parts.is_ok()) status = parts.status().code();
+    else if (parts->header.file_id != m.file_id || parts->header.record_id != m.record_id || parts->header.index != m.index)
+      status = StatusCode::kInvalidArgument;
+  } else if (m.data.rot_flips > 0) {
+    status = StatusCode::kCorrupt;
+  }
+  if (status != StatusCode::kOk) {
+    runtime_.count("datapath.store_refused");
+    auto reply = std::make_shared<StoreFragmentReply>();
+    reply->request_id = m.request_id;
+    reply->status = status;
+    runtime_.send(from.from, from.from_port, std::move(reply));
+    return;
+  }
+  Store store;
+  store.key = Key{m.file_id, m.record_id, m.index};
+  store.data = m.data;
+  store.reply_to = from;
+  store.request_id = m.request_id;
+  begin_store(std::move(store));
+}
+
+void FragmentServer::begin_store(Store store) {
+  const uint64_t id = next_id_++;
+  const std::string file = fragment_file(store.key.file, store.key.record, store.key.index);
+  const uint64_t size = store.data.size;
+  const Key key = store.key;
+  stores_.emplace(id, std::move(store));
+  runtime_.disk_write(file, 0, stores_.at(id).data, make_tag(kTagStoreWrite, id));
+  append_manifest(kManifestAdd, key, size, id);
+  stores_.at(id).manifest_seq = manifest_written_;
+  // Persist before acknowledging: the reply waits for this sync and a manifest sync that covers it.
+  if (!skip_fsync_) runtime_.disk_sync(file, make_tag(kTagStoreSync, id));
+}
+
+void FragmentServer::append_manifest(uint8_t op, const Key& key, uint64_t size, uint64_t store_id) {
+  Bytes entry;
+  entry.reserve(kManifestEntryBytes);
+  WireWriter w(entry);
+  w.u8(op);
+  w.u8(kManifestVersion);
+  w.u16(0);
+  w.u32(key.index);
+  w.u64(key.file);
+  w.u64(key.record.client);
+  w.u64(key.record.sequence);
+  w.u64(size);
+  w.u32(crc32c(entry));
+  require(entry.size() == kManifestEntryBytes, "manifest entry size");
+  runtime_.disk_write(kFragmentManifestFile, manifest_bytes_, Payload::real(std::move(entry)), make_tag(kTagManifestWrite, store_id));
+  manifest_bytes_ += kManifestEntryBytes;
+  ++manifest_written_;
+}
+
+void FragmentServer::request_manifest_sync(uint64_t seq) {
+  if (manifest_sync_cover_ >= seq) return;  // a sync issued after that entry is on its way
+  if (manifest_sync_in_flight_) return;     // the next sync starts when this one ends (group commit)
+  manifest_sync_in_flight_ = true;
+  manifest_sync_cover_ = manifest_written_;
+  runtime_.disk_sync(kFragmentManifestFile, make_tag(kTagManifestSync, manifest_sync_cover_));
+}
+
+void FragmentServer::store_disk_done(uint64_t id, DiskOpKind kind, const Status& status) {
+  auto it = stores_.find(id);
+  if (it == stores_.end()) return;
+  Store& store = it->second;
+  if (!status.is_ok() && store.status == StatusCode::kOk) store.status = status.code();
+  if (kind == DiskOpKind::kWrite) {
+    // skip_fsync (deliberate bug): acknowledge once the write reached the cache, never sync.
+    if (skip_fsync_ || store.status != StatusCode::kOk) finish_store(id, store);
+    return;
+  }
+  store.fragment_synced = true;
+  if (store.status != StatusCode::kOk) {
+    finish_store(id, store);
+    return;
+  }
+  request_manifest_sync(store.manifest_seq);
+  finish_stores();
+}
+
+void FragmentServer::manifest_sync_done(uint64_t cover, const Status& status) {
+  manifest_sync_in_flight_ = false;
+  if (status.is_ok()) {
+    manifest_durable_ = std::max(manifest_durable_, cover);
+  } else {
+    for (auto& [id, store] : stores_) {
+      if (store.manifest_seq <= cover && store.status == StatusCode::kOk) store.status = status.code();
+    }
+    manifest_sync_cover_ = manifest_durable_;  // what failed must be synced again
+  }
+  finish_stores();
+  // Entries appended while that sync ran: one more sync covers all of them.
+  uint64_t waiting = 0;
+  for (const auto& [id, store] : stores_) {
+    if (store.fragment_synced && store.status == StatusCode::kOk) waiting = std::max(waiting, store.manifest_seq);
+  }
+  if (waiting > manifest_durable_) request_manifest_sync(waiting);
+}
+
+void FragmentServer::finish_stores() {
+  std::vector<uint64_t> ready;
+  for (const auto& [id, store] : stores_) {
+    const bool durable = store.fragment_synced && store.manifest_seq <= manifest_durable_;
+    if (durable || (store.fragment_synced && store.status != StatusCode::kOk)) ready.push_back(id);
+  }
+  std::sort(ready.begin(), ready.end());  // replies in store order, whatever the map's order
+  for (uint64_t id : ready) finish_store(id, stores_.at(id));
+}
+
+void FragmentServer::finish_store(uint64_t id, Store& store) {
+  const StatusCode status = store.status;
+  if (status == StatusCode::kOk) index_[store.key] = store.data.size;
+  else runtime_.count("datapath.store_failed");
+  const uint64_t rebuild = store.rebuild;
+  if (rebuild == 0) {
+    auto reply = std::make_shared<StoreFragmentReply>();
+    reply->request_id = store.request_id;
+    reply->status = status;
+    runtime_.send(store.reply_to.from, store.reply_to.from_port, std::move(reply));
+  }
+  stores_.erase(id);
+  if (rebuild != 0) rebuild_reply(rebuild, status);
+}
+
+// ---- fetch ----
+
+void FragmentServer::on_fetch(const Envelope& from, const FetchFragment& m) {
+  const Key key{m.file_id, m.record_id, m.index};
+  auto found = index_.find(key);
+  StatusCode status = StatusCode::kOk;
+  if (found == index_.end()) status = StatusCode::kNotFound;
+  else if (m.length > 0 && (m.offset > found->second - kFragmentHeaderBytes ||
+                            m.length > found->second - kFragmentHeaderBytes - m.offset))
+    status = StatusCode::kInvalidArgument;
+  if (status != StatusCode::kOk) {
+    auto reply = std::make_shared<FetchFragmentReply>();
+    reply->request_id = m.request_id;
+    reply->status = status;
+    reply->index = m.index;
+    reply->offset = m.offset;
+    runtime_.send(from.from, from.from_port, std::move(reply));
+    return;
+  }
+  const uint64_t id = next_id_++;
+  const bool whole = m.length == 0;
+  fetches_.emplace(id, Fetch{key, from, m.request_id, m.offset, whole, false});
+  const std::string file = fragment_file(key.file, key.record, key.index);
+  if (whole) runtime_.disk_read(file, 0, found->second, make_tag(kTagFetchRead, id));
+  else runtime_.disk_read(file, kFragmentHeaderBytes + m.offset, m.length, make_tag(kTagFetchRead, id));
+}
+
+StatusCode FragmentServer::check_whole(const Key& key, const Payload& data) const {
+  auto found = index_.find(key);
+  if (found != index_.end() && data.size != found->second) return StatusCode::kCorrupt;  // torn or truncated
+  if (!data.is_real()) return data.rot_flips > 0 ? StatusCode::kCorrupt : StatusCode::kOk;
+  Result<FragmentParts> parts = decode_fragment(*data.bytes);
+  if (!parts.is_ok()) return StatusCode::kCorrupt;  // a wrong CRC, or rot in the header itself
+  const FragmentHeader& h = parts->header;
+  if (h.file_id != key.file || h.record_id != key.record || h.index != key.index) return StatusCode::kCorrupt;
+  return StatusCode::kOk;
+}
+
+void FragmentServer::report_corrupt(const Key& key) {
+  // Simplest routing that always reaches the primary: every replica of the shard (backups ignore it).
+  for (NodeId replica : catalogs_.group_of_file(key.file)) {
+    auto m = std::make_shared<FragmentCorrupt>();
+    m->file_id = key.file;
+    m->record_id = key.record;
+    m->index = key.index;
+    runtime_.send(replica, kPortCatalog, std::move(m));
+  }
+}
+
+void FragmentServer::fetch_disk_done(uint64_t id, const DiskCompletion& done) {
+  auto it = fetches_.find(id);
+  if (it == fetches_.end()) return;
+  const Fetch fetch = it->second;
+  fetches_.erase(it);
+  StatusCode status = done.status.code();
+  if (status == StatusCode::kOk && fetch.whole) {
+    charge_checksum(done.data.size > kFragmentHeaderBytes ? done.data.size - kFragmentHeaderBytes : 0);
+    status = check_whole(fetch.key, done.data);
+    if (status == StatusCode::kCorrupt) {
+      runtime_.count(fetch.scrub ? "datapath.scrub_corrupt" : "datapath.fetch_corrupt");
+      report_corrupt(fetch.key);
+    }
+  }
+  if (fetch.scrub) {
+    --scrub_in_flight_;
+    scrub_next();
+    return;
+  }
+  auto reply = std::make_shared<FetchFragmentReply>();
+  reply->request_id = fetch.request_id;
+  reply->status = status;
+  reply->index = fetch.key.index;
+  reply->offset = fetch.offset;
+  if (status == StatusCode::kOk) reply->data = done.data;
+  runtime_.send(fetch.reply_to.from, fetch.reply_to.from_port, std::move(reply));
+}
+
+// ---- delete ----
+
+void FragmentServer::on_delete(const DeleteFragments& m) {
+  for (const auto& [record, index] : m.fragments) {
+    const Key key{m.file_id, record, index};
+    const bool known = index_.erase(key) > 0;
+    runtime_.disk_remove(fragment_file(key.file, key.record, key.index), make_tag(kTagRemove, 0));
+    // Not synced on its own: a lost delete entry only makes the next replay list a file that is gone.
+    if (known) append_manifest(kManifestDelete, key, 0, 0);
+    runtime_.count("datapath.fragment_deleted");
+  }
+}
+
+// ---- scrub ----
+
+void FragmentServer::start_scrub() {
+  if (scrub_running_ || !ready_) return;
+  scrub_queue_.clear();
+  scrub_queue_.reserve(index_.size());
+  for (const auto& [key, size] : index_) scrub_queue_.push_back(key);
+  std::sort(scrub_queue_.begin(), scrub_queue_.end(), [](const Key& a, const Key& b) {
+    return std::tie(a.file, a.record, a.index) < std::tie(b.file, b.record, b.index);
+  });
+  scrub_position_ = 0;
+  scrub_running_ = true;
+  scrub_next();
+}
+
+void FragmentServer::scrub_next() {
+  while (scrub_in_flight_ < options_.scrub_reads_in_flight && scrub_position_ < scrub_queue_.size()) {
+    const Key key = scrub_queue_[scrub_position_++];
+    auto found = index_.find(key);
+    if (found == index_.end()) continue;  // deleted since the pass began
+    const uint64_t id = next_id_++;
+    fetches_.emplace(id, Fetch{key, Envelope{}, 0, 0, true, true});
+    ++scrub_in_flight_;
+    runtime_.disk_read(fragment_file(key.file, key.record, key.index), 0, found->second, make_tag(kTagFetchRead, id));
+  }
+  if (scrub_running_ && scrub_in_flight_ == 0 && scrub_position_ >= scrub_queue_.size()) {
+    scrub_running_ = false;
+    ++scrub_passes_;
+    runtime_.count("datapath.scrub_pass");
+  }
+}
+
+// ---- rebuild ----
+
+void FragmentServer::on_rebuild(const Envelope& from, const RebuildFragment& m) {
+  const WriteRecord& r = m.record;
+  StatusCode refuse = StatusCode::kOk;
+  if (!validate_write_record(r).is_ok() || m.index >= r.layout.fragment_count()) refuse = StatusCode::kInvalidArgument;
+  else if (rebuilds_.size() >= options_.rebuilds_max) refuse = StatusCode::kUnavailable;
+  const uint64_t id = next_id_++;
+  auto rebuild = std::make_unique<Rebuild>();
+  rebuild->reply_to = from;
+  rebuild->request_id = m.request_id;
+  rebuild->record = r;
+  rebuild->index = m.index;
+  rebuilds_.emplace(id, std::move(rebuild));
+  if (refuse != StatusCode::kOk) {
+    rebuild_reply(id, refuse);
+    return;
+  }
+  Rebuild& b = *rebuilds_.at(id);
+  const uint32_t n = r.layout.fragment_count();
+  b.state.assign(n, kUntried);
+  b.deadline_ns.assign(n, 0);
+  b.data.assign(n, Payload{});
+  b.state[m.index] = kFailed;  // the one being rebuilt is never a source
+  runtime_.count("datapath.rebuild_started");
+  rebuild_ask(id, b);
+}
+
+void FragmentServer::rebuild_ask(uint64_t id, Rebuild& b) {
+  const WriteRecord& r = b.record;
+  const uint32_t n = r.layout.fragment_count();
+  // Nearest first; data fragments before parity at equal distance.
+  std::vector<std::pair<uint32_t, uint32_t>> candidates;  // (distance, index)
+  for (uint32_t j = 0; j < n; ++j) {
+    if (b.state[j] != kUntried || r.fragments[j].node == kUnplacedNode) continue;
+    candidates.push_back({node_distance(config_->nodes, runtime_.node_id(), r.fragments[j].node), j});
+  }
+  std::sort(candidates.begin(), candidates.end());
+  const TimeNs now = runtime_.local_now_ns();
+  for (const auto& [distance, j] : candidates) {
+    if (b.healthy + b.outstanding >= r.layout.k) break;
+    auto fetch = std::make_shared<FetchFragment>();
+    fetch->request_id = (id << kRebuildIndexBits) | j;
+    fetch->file_id = r.file_id;
+    fetch->record_id = r.record_id;
+    fetch->index = j;
+    runtime_.send(r.fragments[j].node, kPortFragmentServer, std::move(fetch));
+    b.state[j] = kAsked;
+    b.deadline_ns[j] = now + config_->request_timeout_ns;
+    ++b.outstanding;
+  }
+  if (b.healthy + b.outstanding < r.layout.k) {
+    runtime_.count("datapath.rebuild_unavailable");
+    rebuild_reply(id, StatusCode::kUnavailable);
+    return;
+  }
+  if (b.timer == 0 && b.outstanding > 0) b.timer = runtime_.set_timer(config_->request_timeout_ns, make_tag(kTagRebuildTimer, id));
+}
+
+void FragmentServer::rebuild_fail_expired(uint64_t id, Rebuild& b) {
+  if (b.storing) return;
+  const TimeNs now = runtime_.local_now_ns();
+  TimeNs next = 0;
+  for (size_t j = 0; j < b.state.size(); ++j) {
+    if (b.state[j] != kAsked) continue;
+    if (b.deadline_ns[j] <= now) {
+      b.state[j] = kFailed;
+      --b.outstanding;
+    } else if (next == 0 || b.deadline_ns[j] < next) {
+      next = b.deadline_ns[j];
+    }
+  }
+  if (next != 0) b.timer = runtime_.set_timer(next - now, make_tag(kTagRebuildTimer, id));
+  rebuild_ask(id, b);
+}
+
+void FragmentServer::on_rebuild_fetch_reply(const Envelope& from, const FetchFragmentReply& m) {
+  const uint64_t id = m.request_id >> kRebuildIndexBits;
+  const uint32_t j = static_cast<uint32_t>(m.request_id & ((1u << kRebuildIndexBits) - 1));
+  auto it = rebuilds_.find(id);
+  if (it == rebuilds_.end()) return;  // late: the rebuild finished
+  Rebuild& b = *it->second;
+  if (b.storing || j >= b.state.size() || b.state[j] != kAsked || b.record.fragments[j].node != from.from) return;
+  --b.outstanding;
+  bool healthy = m.status == StatusCode::kOk && m.index == j && m.data.is_real() == config_->real_payload;
+  if (healthy) {
+    charge_checksum(b.record.layout.fragment_bytes);
+    healthy = check_whole(Key{b.record.file_id, b.record.record_id, j}, m.data) == StatusCode::kOk &&
+              m.data.size == kFragmentHeaderBytes + b.record.layout.fragment_bytes;
+    // The record's map is the authority: a fragment must also match the CRC the writer committed.
+    if (healthy && m.data.is_real()) {
+      healthy = crc32c(ByteSpan(*m.data.bytes).subspan(kFragmentHeaderBytes)) == b.record.fragments[j].crc32c;
+    }
+  }
+  b.state[j] = healthy ? kHealthy : kFailed;
+  if (healthy) {
+    b.data[j] = m.data;
+    ++b.healthy;
+  }
+  if (b.healthy >= b.record.layout.k) rebuild_decode(id, b);
+  else rebuild_ask(id, b);
+}
+
+void FragmentServer::rebuild_decode(uint64_t id, Rebuild& b) {
+  const WriteRecord& r = b.record;
+  const uint64_t size = r.layout.fragment_bytes;
+  if (config_->cost_model) {
+    runtime_.charge_cpu(config_->cost_model->cost_ns(CostOp::ec_decode(r.layout.k, r.layout.m, r.layout.backend, 1),
+                                                     uint64_t{r.layout.k} * size));
+  }
+  Payload stored = Payload::synthetic(kFragmentHeaderBytes + size);
+  if (config_->real_payload) {
+    std::vector<FragmentView> sources;
+    for (uint32_t j = 0; j < b.state.size() && sources.size() < r.layout.k; ++j) {
+      if (b.state[j] == kHealthy) sources.push_back({j, ByteSpan(*b.data[j].bytes).subspan(kFragmentHeaderBytes, size)});
+    }
+    Bytes body(size);
+    std::vector<FragmentTarget> targets{{b.index, std::span<uint8_t>(body)}};
+    Result<ErasureCoder*> coder = codec_.coder({r.layout.k, r.layout.m, r.layout.backend, config_->coding.packet_bytes_max});
+    Status rebuilt = coder.is_ok() ? (*coder)->reconstruct(r.layout, 0, sources, targets) : coder.status();
+    if (!rebuilt.is_ok() || crc32c(body) != r.fragments[b.index].crc32c) {
+      runtime_.count("datapath.rebuild_mismatch");
+      rebuild_reply(id, rebuilt.is_ok() ? StatusCode::kCorrupt : rebuilt.code());
+      return;
+    }
+    stored = Payload::real(encode_fragment(make_fragment_header(r, b.index), body));
+  }
+  b.storing = true;
+  b.data.clear();  // the sources are no longer needed
+  if (b.timer != 0) runtime_.cancel_timer(b.timer);
+  b.timer = 0;
+  Store store;
+  store.key = Key{r.file_id, r.record_id, b.index};
+  store.data = std::move(stored);
+  store.rebuild = id;
+  begin_store(std::move(store));
+}
+
+void FragmentServer::rebuild_reply(uint64_t id, StatusCode status) {
+  auto it = rebuilds_.find(id);
+  require(it != rebuilds_.end(), "reply to a rebuild that does not exist");
+  Rebuild& b = *it->second;
+  if (b.timer != 0) runtime_.cancel_timer(b.timer);
+  auto reply = std::make_shared<RebuildFragmentReply>();
+  reply->request_id = b.request_id;
+  reply->status = status;
+  reply->record_id = b.record.record_id;
+  reply->index = b.index;
+  runtime_.send(b.reply_to.from, b.reply_to.from_port, std::move(reply));
+  if (status == StatusCode::kOk) runtime_.count("datapath.rebuild_done");
+  rebuilds_.erase(it);
+}
+
+}  // namespace pbfs::datapath

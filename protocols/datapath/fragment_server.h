@@ -1,0 +1,155 @@
+// The fragment server (port kPortFragmentServer): stores the fragments of write records on its node's
+// disk and serves them back. A store is written and fsynced before it is acknowledged; a whole-fragment
+// fetch is CRC-checked before it is sent, and a corrupt fragment is answered with kCorrupt and reported
+// to the file's catalog group (FragmentCorrupt); a periodic scrub reads every fragment to find rot before
+// readers do; RebuildFragment recreates a lost fragment here from any k others.
+//
+// Disk layout: fragment i of record (c, s) of file f is the file "frag/<f>/<c>.<s>.<i>" (fragment header
+// then body, real or synthetic); "frag/manifest" is an append-only log of the fragments stored and
+// deleted (one CRC-protected entry each), replayed at start so the server knows what it holds and how
+// large each fragment is after a restart. Its fsync stands for the directory fsync a real file system
+// needs; concurrent stores share one (group commit).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "coding/pipeline.h"
+#include "protocols/datapath/config.h"
+#include "protocols/datapath/messages.h"
+#include "protocols/datapath/operations.h"
+#include "protocols/runtime/runtime.h"
+
+namespace pbfs::datapath {
+
+// "frag/<file>/<client>.<seq>.<index>"
+std::string fragment_file(FileId file, const RecordId& record, uint32_t index);
+inline constexpr const char* kFragmentManifestFile = "frag/manifest";
+
+struct FragmentServerOptions {
+  uint32_t scrub_reads_in_flight = 2;  // a scrub pass reads this many fragments at a time
+  uint32_t deferred_max = 4096;        // requests held while the manifest is replayed; more get kUnavailable
+  uint32_t rebuilds_max = 64;          // concurrent RebuildFragment requests; more get kUnavailable
+};
+
+class FragmentServer final : public Role {
+ public:
+  FragmentServer(Runtime& runtime, std::shared_ptr<const DataPathConfig> config, FragmentServerOptions options = {});
+
+  // Role: start() replays the manifest; requests that arrive meanwhile wait for it.
+  void start() override;
+  void on_message(const Envelope& from, const Message& message) override;
+  void on_timer(TimerId id, uint64_t tag) override;
+  void on_disk(const DiskCompletion& done) override;
+
+  // Introspection for tests and checkers.
+  bool ready() const { return ready_; }  // the manifest has been replayed
+  size_t fragment_count() const { return index_.size(); }
+  bool holds(FileId file, const RecordId& record, uint32_t index) const;
+  uint64_t scrub_passes() const { return scrub_passes_; }
+
+ private:
+  struct Key {
+    FileId file = 0;
+    RecordId record;
+    uint32_t index = 0;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const;
+  };
+  // Who waits for a store: a remote writer (StoreFragmentReply) or a local rebuild (RebuildFragmentReply).
+  struct Store {
+    Key key;
+    Payload data;
+    Envelope reply_to;
+    uint64_t request_id = 0;
+    uint64_t rebuild = 0;        // non-zero: the rebuild this store finishes
+    uint64_t manifest_seq = 0;   // manifest entry that records it
+    bool fragment_synced = false;
+    StatusCode status = StatusCode::kOk;
+  };
+  struct Fetch {
+    Key key;
+    Envelope reply_to;
+    uint64_t request_id = 0;
+    uint64_t offset = 0;
+    bool whole = false;
+    bool scrub = false;
+  };
+  struct Rebuild;
+  struct Deferred {
+    Envelope from;
+    std::shared_ptr<const Message> message;
+  };
+
+  void handle(const Envelope& from, const Message& message);
+  void on_store(const Envelope& from, const StoreFragment& m);
+  void on_fetch(const Envelope& from, const FetchFragment& m);
+  void on_delete(const DeleteFragments& m);
+  void on_rebuild(const Envelope& from, const RebuildFragment& m);
+  void on_rebuild_fetch_reply(const Envelope& from, const FetchFragmentReply& m);
+  void defer(const Envelope& from, const Message& message);
+
+  void begin_store(Store store);
+  void store_disk_done(uint64_t id, DiskOpKind kind, const Status& status);
+  void manifest_sync_done(uint64_t cover, const Status& status);
+  void finish_stores();
+  void finish_store(uint64_t id, Store& store);
+  void append_manifest(uint8_t op, const Key& key, uint64_t size, uint64_t store_id);
+  void request_manifest_sync(uint64_t seq);
+
+  void fetch_disk_done(uint64_t id, const DiskCompletion& done);
+  // Checks a whole stored fragment against its key: kOk, kCorrupt (CRC, rot) or kMalformed (header).
+  StatusCode check_whole(const Key& key, const Payload& data) const;
+  void report_corrupt(const Key& key);
+
+  void replay_manifest(const DiskCompletion& done);
+  void finish_recovery();
+
+  void start_scrub();
+  void scrub_next();
+
+  void rebuild_ask(uint64_t id, Rebuild& rebuild);
+  void rebuild_fail_expired(uint64_t id, Rebuild& rebuild);
+  void rebuild_decode(uint64_t id, Rebuild& rebuild);
+  void rebuild_reply(uint64_t id, StatusCode status);
+
+  void charge_checksum(uint64_t bytes);
+
+  Runtime& runtime_;
+  std::shared_ptr<const DataPathConfig> config_;
+  FragmentServerOptions options_;
+  CatalogDirectory catalogs_;
+  bool skip_fsync_ = false;
+
+  bool ready_ = false;
+  std::vector<Deferred> deferred_;
+  Bytes replay_carry_;             // a partial manifest entry between two replay chunks
+  uint64_t replay_offset_ = 0;
+
+  std::unordered_map<Key, uint64_t, KeyHash> index_;  // stored fragment -> stored bytes
+  uint64_t manifest_bytes_ = 0;    // where the next entry is appended
+  uint64_t manifest_written_ = 0;  // entries appended so far (this incarnation)
+  uint64_t manifest_sync_cover_ = 0;    // entries covered by the newest sync issued
+  uint64_t manifest_durable_ = 0;       // entries covered by a completed sync
+  bool manifest_sync_in_flight_ = false;
+
+  uint64_t next_id_ = 1;
+  std::unordered_map<uint64_t, Store> stores_;
+  std::unordered_map<uint64_t, Fetch> fetches_;
+  std::unordered_map<uint64_t, std::unique_ptr<Rebuild>> rebuilds_;
+  RecordCodec codec_;
+
+  std::vector<Key> scrub_queue_;
+  size_t scrub_position_ = 0;
+  uint32_t scrub_in_flight_ = 0;
+  bool scrub_running_ = false;
+  uint64_t scrub_passes_ = 0;
+};
+
+}  // namespace pbfs::datapath
