@@ -30,7 +30,8 @@ def read_sweep_summary(path: str):
 __all__ = [
     "open_trace", "Trace", "TraceError", "MissingTable", "TABLES", "TableSpec", "check_columns",
     "operations", "latency_percentiles", "latency_cdf", "throughput", "bytes_per_operation",
-    "fault_timeline", "lease_intervals", "lease_overlaps", "replication_lag", "replication_lag_percentiles", "resource_use",
+    "fault_timeline", "lease_intervals", "lease_overlaps", "replication_lag", "replication_lag_percentiles",
+    "resource_use",
     "resource_totals", "counters", "available", "OPERATION_SOURCES",
     "plot_latency_cdf", "plot_throughput", "plot_bytes_per_operation", "plot_fault_timeline",
     "plot_lease_gantt", "plot_replication_lag", "plot_resource_use", "PLOTS", "PlotSpec",

@@ -113,14 +113,15 @@ def _write_documents(report: Report, trace: Trace, tables: list) -> None:
     for spec in PLOTS:
         if spec.name in report.plots:
             md += [f"![{spec.title}]({spec.name}.png)", ""]
-            page.append(f"<h3>{html.escape(spec.title)}</h3><img src='{spec.name}.png' alt='{html.escape(spec.title)}'>")
+            title = html.escape(spec.title)
+            page.append(f"<h3>{title}</h3><img src='{spec.name}.png' alt='{title}'>")
     if report.skipped:
         reasons: dict = {}  # one line per missing table, naming every view it takes away
         for name, why in report.skipped.items():
             reasons.setdefault(why, []).append(name)
         md += ["## Not in this trace", ""] + [f"- {', '.join(names)}: {why}" for why, names in reasons.items()] + [""]
-        page.append("<h2>Not in this trace</h2><ul>" + "".join(
-            f"<li>{html.escape(', '.join(names))}: {html.escape(why)}</li>" for why, names in reasons.items()) + "</ul>")
+        items = [f"<li>{html.escape(', '.join(names))}: {html.escape(why)}</li>" for why, names in reasons.items()]
+        page.append("<h2>Not in this trace</h2><ul>" + "".join(items) + "</ul>")
     page.append("</body></html>")
     with open(report.markdown_path, "w", encoding="utf-8") as f:
         f.write("\n".join(md))

@@ -161,14 +161,16 @@ class Trace:
         spec = TABLES.get(name)
         who = ""
         if spec is not None:
-            who = f"; it is written by {spec.written_by}" + (" (planned: no protocol writes it yet)" if spec.planned else "")
+            who = f"; it is written by {spec.written_by}"
+            who += " (planned: no protocol writes it yet)" if spec.planned else ""
         present = ", ".join(self.table_names) or "none"
         need = f"{needed_by} needs" if needed_by else "needs"
         return f"{need} the '{name}' table, which this trace does not have (it has: {present}){who}"
 
     def __repr__(self) -> str:
         source = self.path or "in-memory frames"
-        return f"<pbfs.analysis.Trace {self.scenario_name or '?'} seed {self.seed} ({source}): {', '.join(self.table_names)}>"
+        tables = ", ".join(self.table_names)
+        return f"<pbfs.analysis.Trace {self.scenario_name or '?'} seed {self.seed} ({source}): {tables}>"
 
 
 def open_trace(source) -> Trace:

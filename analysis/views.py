@@ -242,7 +242,8 @@ def replication_lag_percentiles(trace: Trace, percentiles: Sequence[float] = (50
     rows = {}
     for (source, target), group in lag.groupby(["source", "target"], sort=True):
         lag_ms = group["lag_ns"].to_numpy(dtype=np.float64) / 1e6
-        rows[(source, target)] = {"records": len(lag_ms), **{f"p{p:g}_ms": np.percentile(lag_ms, p) for p in percentiles}}
+        rows[(source, target)] = {"records": len(lag_ms),
+                                  **{f"p{p:g}_ms": np.percentile(lag_ms, p) for p in percentiles}}
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.names = ["source", "target"]
     return frame

@@ -147,9 +147,12 @@ for p in sizes:
     rows.append(row)
 table("Ping-pong, 1000-byte messages, racks of 40 (msgs/s: higher is better; B/node: lower is better)"
       + ("" if have_simgrid else " -- SimGrid reference not available"), header, rows)
-print("B/node: heap in use per node (mallinfo2, same method on both sides). SimGrid setup-heap: after\n"
-      "platform and actor creation only (leaves out ~250 KB SimGrid keeps after its first run, which\n"
-      "dominates at small P). SimGrid peak-RSS: also counts the touched part of every actor's stack.\n")
+if have_simgrid:
+    print("B/node: heap in use per node (mallinfo2, same method on both sides). SimGrid setup-heap: after\n"
+          "platform and actor creation only (leaves out ~250 KB SimGrid keeps after its first run, which\n"
+          "dominates at small P). SimGrid peak-RSS: also counts the touched part of every actor's stack.\n")
+else:
+    print("B/node: heap in use per node (mallinfo2).\n")
 
 for name, runs in (("pbfs", ours), ("ns-3", ns3), ("SimGrid", simgrid)):
     for key, run in sorted(runs.items()):

@@ -1,6 +1,7 @@
 // The list of every protocol's message types; one place, so both runtimes decode the same set.
 #include "protocols/registry.h"
 
+#include "protocols/coordination/coordination_messages.h"
 #include "protocols/echo/echo.h"
 #include "protocols/flease/flease_messages.h"
 #include "protocols/lock_service/lock_messages.h"
@@ -12,6 +13,7 @@ void register_all_messages() {
     echo::register_echo_messages();
     flease::register_flease_messages();
     lock_service::register_lock_service_messages();
+    coordination::register_coordination_messages();
     return true;
   }();
   (void)done;

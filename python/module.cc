@@ -39,8 +39,8 @@ LoadedPtr load(std::string path, std::string text, std::string origin, std::vect
                                            : load_scenario_file(path, overrides);
   // Whatever the reason (a missing file included), a scenario that does not load is bad input: exit 2.
   if (!scenario.is_ok()) throw_scenario_error(scenario.status().message());
-  return std::make_shared<LoadedScenario>(
-      LoadedScenario{std::move(scenario.value()), std::move(path), std::move(text), std::move(origin), std::move(overrides)});
+  return std::make_shared<LoadedScenario>(LoadedScenario{std::move(scenario.value()), std::move(path), std::move(text),
+                                                         std::move(origin), std::move(overrides)});
 }
 
 LoadedPtr with_overrides(const LoadedScenario& base, const std::vector<std::string>& extra) {
@@ -121,8 +121,9 @@ void bind_scenario(py::module_& m) {
       .def_property_readonly("duration_ns", [](const LoadedScenario& s) { return s.scenario.duration_ns; },
                              "simulated duration of the run, in nanoseconds")
       .def_property_readonly("node_count", [](const LoadedScenario& s) { return s.scenario.node_count(); })
-      .def_property_readonly("protocol", [](const LoadedScenario& s) { return s.scenario.protocol["name"].as<std::string>(""); },
-                             "protocol.name: the deployment that runs it")
+      .def_property_readonly(
+          "protocol", [](const LoadedScenario& s) { return s.scenario.protocol["name"].as<std::string>(""); },
+          "protocol.name: the deployment that runs it")
       .def_property_readonly("payload", [](const LoadedScenario& s) { return payload_name(s.scenario.payload); })
       .def_property_readonly("text", [](const LoadedScenario& s) { return s.scenario.text; },
                              "the scenario as it runs (overrides applied), as stored in the trace")
@@ -130,8 +131,9 @@ void bind_scenario(py::module_& m) {
                              "the file it was loaded from, or its origin (\"<string>\", \"<dict>\")")
       .def_property_readonly("overrides", [](const LoadedScenario& s) { return s.overrides; },
                              "the \"key=value\" overrides applied, in order")
-      .def_property_readonly("default_trace_path", [](const LoadedScenario& s) { return default_trace_path(s.scenario); },
-                             "where run() writes the trace when not told: outputs.trace, else NAME.h5")
+      .def_property_readonly(
+          "default_trace_path", [](const LoadedScenario& s) { return default_trace_path(s.scenario); },
+          "where run() writes the trace when not told: outputs.trace, else NAME.h5")
       .def("with_overrides", &with_overrides, py::arg("overrides"),
            "A copy with more \"dotted.key=value\" overrides applied after the existing ones (validated again).")
       .def(
@@ -167,7 +169,8 @@ void bind_summary(py::module_& m) {
       .def_readonly("detail", &sim::CheckerVerdict::detail, "the first violation, or what was checked")
       .def_property_readonly("verdict", &verdict_name, "\"passed\", \"FAILED\" or \"assumption violated\"")
       .def("__repr__", [](const sim::CheckerVerdict& v) {
-        return "<CheckerVerdict " + v.checker + ": " + verdict_name(v) + (v.detail.empty() ? "" : " - " + v.detail) + ">";
+        const std::string detail = v.detail.empty() ? "" : " - " + v.detail;
+        return "<CheckerVerdict " + v.checker + ": " + verdict_name(v) + detail + ">";
       });
   py::class_<sim::RunSummary>(m, "RunSummary", "Totals of one run, as `pbfs run` prints them.")
       .def_readonly("simulated_ns", &sim::RunSummary::simulated_ns)

@@ -49,7 +49,9 @@ YAML::Node node_from_python(const py::handle& value, const std::string& path, in
   if (py::isinstance(value, abc.attr("Mapping"))) {
     YAML::Node map(YAML::NodeType::Map);
     for (const py::handle key : value) {
-      if (!py::isinstance<py::str>(key)) type_error(path, "key " + py::repr(key).cast<std::string>() + " is not a string");
+      if (!py::isinstance<py::str>(key)) {
+        type_error(path, "key " + py::repr(key).cast<std::string>() + " is not a string");
+      }
       const std::string name = key.cast<std::string>();
       map[name] = node_from_python(value[key], child_path(path, name), depth + 1);
     }

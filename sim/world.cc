@@ -69,6 +69,14 @@ Role* World::role(NodeId node, PortId port) {
   return slot == nullptr ? nullptr : slot->role.get();
 }
 
+bool World::with_role(NodeId node, PortId port, const std::function<void(Role&)>& body) {
+  SimNode& n = *nodes_.at(node);
+  SimNode::Slot* slot = n.find(port);
+  if (!n.up || slot == nullptr || !slot->role) return false;
+  n.dispatch(*slot, body);
+  return true;
+}
+
 void World::crash(NodeId node) {
   SimNode& n = *nodes_.at(node);
   if (!n.up) return;

@@ -71,6 +71,9 @@ class World {
   void add_role(NodeId node, PortId port, RoleFactory factory);
   // The live instance, or null while the node is down.
   Role* role(NodeId node, PortId port);
+  // Calls `body` on the live role as if it were one of its handlers (its effects start now); returns
+  // false, without calling, while the node is down. For workload drivers and other harness code.
+  bool with_role(NodeId node, PortId port, const std::function<void(Role&)>& body);
   bool node_up(NodeId node) const;
   // Crash (volatile state, timers and unsynced disk data lost) and restart, also used by fault plans.
   void crash(NodeId node);

@@ -14,9 +14,9 @@
 // operation. A callback may issue new operations.
 //
 // Content of a write is the provenance pattern of its new record id (protocols/datapath/provenance.h):
-// real payloads carry those very bytes. Record ids are (client node id, per-client counter); compaction
-// records set kCompactionSequenceBit in the counter. Deliberate bug "stale_read": where records
-// overlap, the lower sequence wins.
+// real payloads carry those very bytes. Record ids are (client node id, counter): the counter is
+// epoch << 40 | n, with the epoch persisted and bumped at every start; compaction records also set
+// kCompactionSequenceBit. Deliberate bug "stale_read": where records overlap, the lower sequence wins.
 #pragma once
 
 #include <cstdint>
@@ -80,18 +80,26 @@ class Client final : public Role {
 
   size_t operations_in_flight() const { return in_flight_; }
 
+  // Role: start() reads and bumps the record-id epoch on disk ("client/epoch"), so record ids stay
+  // unique across restarts; operations issued before that finished wait for it.
+  void start() override;
   void on_message(const Envelope& from, const Message& message) override;
   void on_timer(TimerId id, uint64_t tag) override;
+  void on_disk(const DiskCompletion& done) override;
+  bool ready() const { return ready_; }
 
   struct Op;
   struct RecordRead;
 
  private:
   // Operation slots.
+  uint64_t submit(OperationKind kind, FileId file, uint64_t offset, uint64_t length, OperationCallback done);
   uint32_t allocate(OperationKind kind, FileId file, uint64_t offset, uint64_t length, OperationCallback done);
-  Op* find(uint64_t request_id, uint32_t* sub);
+  void begin(uint32_t slot);
+  Op* find(uint64_t request_id, uint32_t* slot, uint32_t* sub);
   void finish(uint32_t slot, StatusCode status);
   void fail_soon(uint32_t slot, StatusCode status);
+  RecordId next_record_id(bool compaction);
 
   // Write path.
   void start_record_write(uint32_t slot, ByteSpan plaintext);
@@ -103,8 +111,10 @@ class Client final : public Role {
   void on_commit_reply(const Envelope& from, const CommitReply& m);
 
   // Catalog requests (commit and query): leader hints, redirects, timeouts, backoff.
+  NodeId catalog_target(uint64_t shard);
   void send_catalog(uint32_t slot, Op& op);
-  bool catalog_retry(uint32_t slot, Op& op, bool rotate, bool backoff);
+  void on_catalog_refusal(uint32_t slot, Op& op, StatusCode status, NodeId hint);
+  void catalog_retry(uint32_t slot, Op& op, bool rotate, bool backoff);
 
   // Read path.
   void on_query_reply(const Envelope& from, const QueryReply& m);
@@ -117,13 +127,15 @@ class Client final : public Role {
   void complete_read(uint32_t slot, Op& op);
   void maybe_compact(const Op& op, const OperationResult& result);
 
+  // Timeouts, messages, CPU, trace.
   void expire(uint32_t slot, Op& op);
+  void expire_record(uint32_t slot, Op& op, uint32_t r, TimeNs now);
   void arm(uint32_t slot, Op& op, TimeNs delay_ns);
-  void count_sent(Op& op, const Message& m);
+  void ensure_timer(uint32_t slot, Op& op, TimeNs deadline_ns);
   void send(Op& op, NodeId to, PortId port, std::shared_ptr<const Message> m);
+  void received(Op& op, const Message& m, uint8_t depth);
   void charge(const CostOp& op, uint64_t bytes);
   uint64_t request_id(uint32_t slot, uint32_t sub) const;
-  NodeId catalog_target(uint64_t shard);
   bool alive(NodeId node) const { return node < alive_.size() && alive_[node]; }
   void trace_operation(const Op& op);
 
@@ -139,6 +151,9 @@ class Client final : public Role {
   EncodedWrite encoded_;                // real payloads: reused across writes
   std::vector<VisiblePiece> visible_;   // scratch of plan()
 
+  bool ready_ = false;
+  uint64_t epoch_ = 0;                  // this incarnation's record-id epoch
+  std::vector<uint32_t> waiting_;       // operations issued before ready
   std::vector<std::unique_ptr<Op>> ops_;
   std::vector<uint32_t> free_slots_;
   size_t in_flight_ = 0;

@@ -3,6 +3,7 @@
 // tenure ends: every overlapping pair is found once, with no look-ahead, online or offline.
 #include "protocols/flease/lease_checker.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace pbfs::lease {

@@ -21,7 +21,7 @@ import traceback
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Union
+from typing import Callable, Optional, Union
 
 from . import _pbfs
 

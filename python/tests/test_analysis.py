@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import pbfs
 from pbfs import analysis
 from pbfs.analysis import schema
 from helpers import run_module
@@ -98,7 +97,7 @@ def test_echo_throughput_counts_every_round_trip(echo_trace):
     assert len(during_partition) == 3 and (during_partition["operations_per_s"] == 0).all()
 
 
-def test_fault_timeline_and_resources_of_the_echo_run(echo_trace):
+def test_fault_timeline_resources_and_counters_of_the_echo_run(echo_result, echo_trace):
     faults = analysis.fault_timeline(echo_trace)
     assert faults[["kind", "start_s", "end_s"]].values.tolist() == [["crash", 2.0, 3.0], ["partition", 5.0, 7.0]]
     assert faults["node"].tolist()[0] == 1 and pd.isna(faults["node"].tolist()[1])
@@ -112,8 +111,7 @@ def test_fault_timeline_and_resources_of_the_echo_run(echo_trace):
     assert samples["time_ns"].iloc[0] == 0 and np.isnan(node0["net_tx_bytes_per_s"].iloc[0])
     assert np.nansum(node0["net_tx_bytes_per_s"] * seconds) == pytest.approx(
         totals.loc[0, "net_tx_bytes"] - samples["net_tx_bytes"].iloc[0])
-    assert analysis.counters(echo_trace).to_dict() == pytest.approx(
-        {name: value for name, value in zip(echo_trace.table("counters")["name"], echo_trace.table("counters")["value"])})
+    assert analysis.counters(echo_trace).to_dict() == echo_result.summary.counters
 
 
 def test_bytes_per_operation_of_synthetic_operations(tmp_path):

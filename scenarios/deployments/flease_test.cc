@@ -171,17 +171,3 @@ TEST(LeaseScenario, BadProtocolFieldsNameTheArgumentAndField) {
 
 }  // namespace
 }  // namespace pbfs
-
-namespace pbfs {
-TEST(DebugLease, Print) {
-  const char* f = std::getenv("LEASE_DEBUG_FILE");
-  if (f == nullptr) GTEST_SKIP();
-  std::vector<std::string> o;
-  if (const char* s = std::getenv("LEASE_DEBUG_SET")) o.push_back(s);
-  auto r = run_file(f, o);
-  std::printf("%s events=%lu sent=%lu dropped=%lu faults=%lu sim=%ld\n", r.status.to_string().c_str(), r.summary.events, r.summary.messages_sent, r.summary.messages_dropped, r.summary.faults_injected, r.summary.simulated_ns);
-  for (auto& [k, v] : r.summary.metrics) std::printf("  %s = %g\n", k.c_str(), v);
-  for (auto& [k, v] : r.summary.counters) std::printf("  #%s = %lu\n", k.c_str(), v);
-  for (auto& v : r.summary.verdicts) std::printf("  verdict %s passed=%d av=%d: %s\n", v.checker.c_str(), v.passed, v.assumption_violated, v.detail.c_str());
-}
-}
