@@ -2,6 +2,8 @@
 // Python) report on traces and sweep parameters. Exit codes are stable for scripts (see usage()).
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
@@ -30,7 +32,7 @@ void usage(std::ostream& out) {
          "  validate SCENARIO [--set KEY=VALUE]...                       check a scenario file, run nothing\n"
          "  calibrate [--out FILE] [--quick]                             measure the coding kernels\n"
          "  report TRACE [--out DIR]                                     plots and a summary of a trace\n"
-         "  sweep SWEEP [--out DIR] [--workers N]                        run a parameter/seed sweep\n\n"
+         "  sweep SWEEP [--out DIR] [--workers N] [--scheduler ADDRESS]  run a parameter/seed sweep\n\n"
          "exit codes: 0 ok, 1 a check failed, 2 bad input, 3 run error\n";
 }
 
@@ -73,6 +75,22 @@ std::string format_duration(double seconds) {
   char buf[32];
   std::snprintf(buf, sizeof buf, seconds < 120 ? "%.1fs" : "%.0fmin", seconds < 120 ? seconds : seconds / 60);
   return buf;
+}
+
+// `report` and `sweep` are Python (pbfs.analysis, pbfs.sweep): run them on Debian's interpreter with the
+// build's package first on PYTHONPATH, passing the exit code through.
+int command_python(const std::string& module, const std::vector<std::string>& args) {
+  std::string path = PBFS_PYTHON_DIR;
+  if (const char* old = std::getenv("PYTHONPATH"); old != nullptr && *old != 0) path += std::string(":") + old;
+  setenv("PYTHONPATH", path.c_str(), 1);
+  std::vector<std::string> words = {"/usr/bin/python3", "-m", module};
+  words.insert(words.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& w : words) argv.push_back(w.data());
+  argv.push_back(nullptr);
+  execv(argv[0], argv.data());
+  std::perror("pbfs: cannot start /usr/bin/python3");
+  return kExitRunError;
 }
 
 int command_validate(const std::vector<std::string>& args) {
@@ -156,6 +174,8 @@ int main(int argc, char** argv) {
   if (command == "run") return command_run(args);
   if (command == "validate") return command_validate(args);
   if (command == "calibrate") return pbfs::run_calibrate_command(args);
+  if (command == "report") return command_python("pbfs.report", args);
+  if (command == "sweep") return command_python("pbfs.sweep", args);
   std::cerr << "pbfs: unknown command '" << command << "'\n";
   usage(std::cerr);
   return kExitBadInput;

@@ -80,10 +80,17 @@ std::shared_ptr<RunResult> run(const LoadedScenario& loaded, const std::string& 
       }
     };
   }
+  // Copies of a YAML node share their node memory, and reading a node through a non-const handle can
+  // change it: each run gets its own deep copy (made while the GIL still serialises Python threads), so
+  // runs of one Scenario in several threads never touch the same nodes.
+  Scenario scenario = loaded.scenario;
+  scenario.protocol = YAML::Clone(loaded.scenario.protocol);
+  scenario.workload = YAML::Clone(loaded.scenario.workload);
+  scenario.checks = YAML::Clone(loaded.scenario.checks);
   std::optional<Result<RunOutcome>> outcome;
   {
     py::gil_scoped_release release;
-    outcome.emplace(run_scenario(loaded.scenario, options));
+    outcome.emplace(run_scenario(scenario, options));
   }
   if (progress_error) throw *progress_error;
   if (!outcome->is_ok()) throw_status(outcome->status());
@@ -252,9 +259,10 @@ PYBIND11_MODULE(_pbfs, m) {
   using namespace pbfs::python;
   m.doc() = "pbfs simulator bindings. Use the `pbfs` package (pbfs.load_scenario, pbfs.run) rather than this module.";
   register_errors(m);
-  bind_scenario(m);
+  // Result types first, so the signatures in Scenario's docstrings name them.
   bind_summary(m);
   bind_run_result(m);
+  bind_scenario(m);
   m.def("load_scenario_file",
         [](const std::string& path, std::optional<std::vector<std::string>> overrides) {
           return load(path, "", "", overrides_arg(overrides));

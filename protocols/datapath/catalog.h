@@ -210,8 +210,11 @@ class Catalog final : public Role, private lease::LeaseListener {
     uint64_t epoch = 0;  // our tenure
     std::vector<Peer> peers;
     std::vector<Vote> votes;
-    NodeId sync_source = kNoNode;  // the replica whose longer log we are still fetching
+    NodeId sync_source = kNoNode;  // the replica whose better log we are still fetching...
+    uint64_t sync_matched = 0;     // ...and how far ours already matches it
+    std::map<NodeId, std::vector<CatalogLogEntry>> sync_entries;  // first answers' entries, by voter
     uint64_t barrier_index = 0;
+    bool ready = false;  // the barrier is applied: serving
     std::unordered_map<RecordId, Pending, RecordIdHash> pending;
     std::unordered_map<FileId, uint64_t> pending_sequence;  // last sequence assigned, uncommitted
     std::unordered_set<RecordId, RecordIdHash> pending_superseded;

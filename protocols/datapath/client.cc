@@ -23,7 +23,9 @@ void require(bool condition, const char* what) {
 }
 
 enum class Phase : uint8_t { kWaiting, kStore, kCommit, kQuery, kFetch, kFinishing };
-enum SlotState : uint8_t { kUntried = 0, kAsked = 1, kHealthy = 2, kFailed = 3, kAbandoned = 4 };
+// kSuspect: a data fragment whose window failed authentication; asked first for its whole fragment so
+// its server's CRC check names the culprit (and reports it for repair).
+enum SlotState : uint8_t { kUntried = 0, kAsked = 1, kHealthy = 2, kFailed = 3, kAbandoned = 4, kSuspect = 5 };
 
 // request id = generation (20 bits) | slot (22 bits) | sub (22 bits). Subs: fragment index for stores;
 // whole flag (bit 21) | record (12 bits) | fragment index (9 bits) for fetches; all ones for catalog requests.
@@ -500,7 +502,7 @@ void Client::expire_record(uint32_t slot, Op& op, uint32_t r, TimeNs now) {
   }
   if (!failed) return;
   if (rr.whole) ask_whole(slot, op, r);
-  else switch_to_whole(slot, op, r);
+  else switch_to_whole(slot, op, r, /*suspect=*/false);
 }
 
 // ---- write path ----
@@ -883,8 +885,8 @@ void Client::ask_whole(uint32_t slot, Op& op, uint32_t r) {
   std::vector<std::tuple<uint32_t, uint32_t, uint32_t>> candidates;  // (rank, distance, index)
   for (uint32_t i = 0; i < n; ++i) {
     const FragmentSlot& s = rr.slots[i];
-    if ((s.state != kUntried && s.state != kAbandoned) || s.node == kUnplacedNode) continue;
-    const uint32_t rank = (s.state == kAbandoned ? 2 : 0) + (alive(s.node) ? 0 : 1);
+    if ((s.state != kUntried && s.state != kAbandoned && s.state != kSuspect) || s.node == kUnplacedNode) continue;
+    const uint32_t rank = (s.state == kSuspect ? 0 : s.state == kAbandoned ? 3 : 1) + (alive(s.node) ? 0 : 1);
     candidates.emplace_back(rank, node_distance(config_->nodes, runtime_.node_id(), s.node) * 2 + (i >= k ? 1 : 0), i);
   }
   std::sort(candidates.begin(), candidates.end());
@@ -913,13 +915,13 @@ void Client::ask_whole(uint32_t slot, Op& op, uint32_t r) {
   if (asked) ensure_timer(slot, op, deadline);
 }
 
-void Client::switch_to_whole(uint32_t slot, Op& op, uint32_t r) {
+void Client::switch_to_whole(uint32_t slot, Op& op, uint32_t r, bool suspect) {
   RecordRead& rr = op.reads[r];
   runtime_.count("datapath.read_fallback");
   rr.whole = true;
   for (FragmentSlot& s : rr.slots) {
-    if (s.state == kAsked) s.state = kAbandoned;        // its window reply will be ignored
-    else if (s.state == kHealthy) s.state = kUntried;  // a good node: ask it for the whole fragment
+    if (s.state == kAsked) s.state = kAbandoned;  // its window reply will be ignored
+    else if (s.state == kHealthy) s.state = suspect ? kSuspect : kUntried;
   }
   for (Payload& p : rr.data) p = Payload{};
   rr.healthy = 0;
@@ -953,8 +955,12 @@ void Client::on_fetch_reply(const Envelope& from, const FetchFragmentReply& m) {
     const bool ok = m.status == StatusCode::kOk && m.offset == rr.window_offset[i] && m.data.size == rr.window_length[i] &&
                     m.data.is_real() == real && m.data.rot_flips == 0;
     if (!ok) {
-      s.state = kFailed;
-      switch_to_whole(slot, op, r);
+      // Rot in a synthetic window is what a failed authentication looks like in real mode: every window
+      // becomes a suspect. Anything else (error, timeout, short data) just rules this fragment out.
+      const bool rotten = m.status == StatusCode::kOk && m.data.rot_flips > 0;
+      s.state = rotten ? kHealthy : kFailed;
+      if (rotten) runtime_.count("datapath.read_direct_corrupt");
+      switch_to_whole(slot, op, r, rotten);
       return;
     }
     s.state = kHealthy;
@@ -1028,7 +1034,7 @@ void Client::decode_record(uint32_t slot, Op& op, uint32_t r) {
       if (decoded.is_ok()) continue;
       if (!rr.whole) {  // a partial window cannot be CRC-checked: find the bad fragment with whole ones
         runtime_.count("datapath.read_direct_corrupt");
-        switch_to_whole(slot, op, r);
+        switch_to_whole(slot, op, r, /*suspect=*/true);
         return;
       }
       runtime_.count("datapath.read_decode_failed");

@@ -121,7 +121,7 @@ class Client final : public Role {
   void plan(uint32_t slot, Op& op, const QueryReply& m);
   void start_record_read(uint32_t slot, Op& op, uint32_t r);
   void ask_whole(uint32_t slot, Op& op, uint32_t r);
-  void switch_to_whole(uint32_t slot, Op& op, uint32_t r);
+  void switch_to_whole(uint32_t slot, Op& op, uint32_t r, bool suspect);
   void on_fetch_reply(const Envelope& from, const FetchFragmentReply& m);
   void decode_record(uint32_t slot, Op& op, uint32_t r);
   void complete_read(uint32_t slot, Op& op);

@@ -201,6 +201,10 @@ def _points(sweep: Sweep, scenario_path: str) -> list:
             what = ", ".join(f"{k}={v}" for k, v in zip(keys, params)) or "the base scenario"
             raise SweepError(f"{sweep.origin}: point {what} (seed {seed}): {e}") from None
         key = hashlib.sha256(f"{_pbfs.version}\n{scenario.text}".encode()).hexdigest()
+        twin = next((p for p in points if p.key == key), None)
+        if twin is not None:
+            raise SweepError(f"{sweep.origin}: points {twin.params} and {dict(zip(keys, params))} "
+                             f"(seed {scenario.seed}) are the same run; list each grid value once")
         points.append(SweepPoint(index=len(points), params=dict(zip(keys, params)), seed=scenario.seed,
                                  overrides=tuple(overrides), key=key, name=f"s{scenario.seed}-{key[:12]}"))
     return points

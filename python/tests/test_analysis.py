@@ -10,7 +10,7 @@ import pytest
 
 from pbfs import analysis
 from pbfs.analysis import schema
-from helpers import run_module
+from helpers import run_cli, run_module
 
 matplotlib.use("Agg")
 
@@ -233,3 +233,11 @@ def test_report_command_exit_codes(tmp_path):
         f["x"] = 1
     process = run_module("pbfs.report", tmp_path / "other.h5")
     assert process.returncode == 2 and "not a pbfs trace" in process.stderr
+
+
+def test_pbfs_report_subcommand(tmp_path, cli, echo_result):
+    process = run_cli(cli, "report", echo_result.trace_path, "--out", tmp_path / "report")
+    if process.returncode == 2 and "unknown command" in process.stderr:
+        pytest.skip("the pbfs command line does not have `report` yet")
+    assert process.returncode == 0, process.stderr
+    assert (tmp_path / "report" / "report.md").exists() and (tmp_path / "report" / "latency_cdf.png").exists()

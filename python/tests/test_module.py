@@ -210,18 +210,21 @@ def test_gil_is_released_while_the_simulation_runs(tmp_path, source_dir):
 
 
 def test_concurrent_runs_in_threads_equal_sequential_runs(tmp_path, echo_path):
-    scenario = pbfs.load_scenario(echo_path)
-    sequential = [scenario.run(seed=s, trace_path=str(tmp_path / f"s{s}.h5")) for s in (1, 2)]
+    # Two runs of one Scenario object at once (seed 1 is its own: no reload), and one of another seed.
+    scenario = pbfs.load_scenario(echo_path, {"workload.interval": "3ms"})
+    seeds = (1, 1, 2)
+    sequential = [scenario.run(seed=s, trace_path=str(tmp_path / f"s{i}.h5")) for i, s in enumerate(seeds)]
     results = {}
-    threads = [threading.Thread(target=lambda s=s: results.__setitem__(
-        s, scenario.run(seed=s, trace_path=str(tmp_path / f"t{s}.h5")))) for s in (1, 2)]
+    threads = [threading.Thread(target=lambda i=i, s=s: results.__setitem__(
+        i, scenario.run(trace_path=str(tmp_path / f"t{i}.h5")) if s == 1 else
+        scenario.run(seed=s, trace_path=str(tmp_path / f"t{i}.h5")))) for i, s in enumerate(seeds)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    for s, expected in zip((1, 2), sequential):
-        assert (tmp_path / f"t{s}.h5").read_bytes() == (tmp_path / f"s{s}.h5").read_bytes()
-        assert np.array_equal(results[s].table("echo_round_trips"), expected.table("echo_round_trips"))
+    for i, expected in enumerate(sequential):
+        assert (tmp_path / f"t{i}.h5").read_bytes() == (tmp_path / f"s{i}.h5").read_bytes()
+        assert np.array_equal(results[i].table("echo_round_trips"), expected.table("echo_round_trips"))
 
 
 def test_progress_callback_errors_surface_after_the_run(tmp_path, echo_path):

@@ -6,6 +6,8 @@
 #include "scenarios/deployments/datapath.h"
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <vector>
@@ -30,6 +32,12 @@ namespace {
 using datapath::Client;
 using datapath::DataPathConfig;
 using datapath::OperationResult;
+
+Result<std::string> read_text_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status(StatusCode::kNotFound, "cannot read " + path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
 
 const std::vector<std::string> kCheckNames = {"read_correctness", "gc_safety", "catalog_agreement", "durability"};
 
@@ -147,5 +155,187 @@ Status DataPathDeployment::configure(const Scenario& scenario) {
   return Status::ok();
 }
 
+
+void DataPathDeployment::install(sim::World& world) {
+  const uint32_t n = world.node_count();
+  DataPathConfig& c = *config_;
+  c.nodes.clear();
+  for (NodeId node = 0; node < n; ++node) c.nodes.push_back(PlacementNode{node, world.rack_of(node), world.site_of(node), 1.0, true});
+  disk_failed_.assign(n, false);
+  observe(world);
+
+  coordination::CoordinationServerConfig server_config;
+  world.add_role(coordination_node_, kPortCoordination,
+                 [server_config](Runtime& rt) { return std::make_unique<coordination::CoordinationServer>(rt, server_config); });
+  std::shared_ptr<const DataPathConfig> shared = config_;
+  const datapath::CatalogOptions catalog_options = catalog_options_;
+  for (NodeId node = 0; node < n; ++node) {
+    world.add_role(node, kPortFragmentServer,
+                   [shared](Runtime& rt) { return std::make_unique<datapath::FragmentServer>(rt, shared); });
+    world.add_role(node, kPortCatalog,
+                   [shared, catalog_options](Runtime& rt) { return std::make_unique<datapath::Catalog>(rt, shared, catalog_options); });
+    coordination::MembershipConfig membership;
+    membership.client.server = coordination_node_;
+    membership.client.session_timeout_ns = session_timeout_ns_;
+    membership.node_count = n;
+    membership.self = coordination::MemberInfo{world.rack_of(node), world.site_of(node), 1.0};
+    sim::World* w = &world;
+    world.add_role(node, kPortCoordinationClient, [membership, node, w](Runtime& rt) {
+      auto agent = std::make_unique<coordination::MembershipAgent>(rt, membership);
+      // The membership view reaches this node's client and catalog in-process.
+      agent->membership().set_alive_listener([node, w](const std::vector<bool>& alive, const coordination::MembershipChange&) {
+        w->with_role(node, kPortClient, [&](Role& r) { static_cast<Client&>(r).set_alive(alive); });
+        w->with_role(node, kPortCatalog, [&](Role& r) { static_cast<datapath::Catalog&>(r).on_membership(alive); });
+      });
+      return agent;
+    });
+  }
+  const uint32_t clients = workload_.clients == 0 ? n : workload_.clients;
+  generators_.clear();
+  for (uint32_t i = 0; i < clients; ++i) {
+    generators_.push_back(std::make_unique<WorkloadGenerator>(workload_, i, clients,
+                                                              sim::derive_stream(world.scenario().seed, sim::kStreamWorkload, i)));
+  }
+  for (uint32_t i = 0; i < clients; ++i) install_client(world, i, i, clients);
+}
+
+void DataPathDeployment::install_client(sim::World& world, NodeId node, uint32_t index, uint32_t count) {
+  std::shared_ptr<const DataPathConfig> shared = config_;
+  world.add_role(node, kPortClient, [shared](Runtime& rt) { return std::make_unique<Client>(rt, shared); });
+  // Give membership a moment to connect before the first operations.
+  const TimeNs begin_ns = kSecond;
+  if (workload_.open_loop) {
+    sim::World* w = &world;
+    std::function<void()> arrive;
+    auto arrival = std::make_shared<std::function<void()>>();
+    *arrival = [this, w, node, index, arrival] {
+      issue(*w, node, index);
+      if (workload_.operations == 0 || issued_ < workload_.operations) {
+        w->kernel().after(generators_[index]->next_arrival_gap_ns(), *arrival);
+      }
+    };
+    world.kernel().at(begin_ns + generators_[index]->next_arrival_gap_ns(), *arrival);
+  } else {
+    for (uint32_t k = 0; k < workload_.concurrency; ++k) {
+      world.kernel().at(begin_ns + k, [this, &world, node, index] { issue(world, node, index); });
+    }
+  }
+}
+
+void DataPathDeployment::issue(sim::World& world, NodeId node, uint32_t index) {
+  if (workload_.operations != 0 && issued_ >= workload_.operations) return;
+  const NextOperation op = generators_[index]->next();
+  const bool issued = world.with_role(node, kPortClient, [&](Role& role) {
+    auto& client = static_cast<Client&>(role);
+    auto done = [this, &world, node, index](const OperationResult& r) { completed(world, node, index, r); };
+    if (op.read) {
+      client.read(op.file, op.extent.offset, op.extent.length, done);
+    } else {
+      client.write(op.file, op.extent.offset, op.extent.length, done);
+    }
+  });
+  if (issued) {
+    ++issued_;
+  } else if (!workload_.open_loop) {
+    // The client node is down: try again later so the closed loop keeps its width.
+    world.kernel().after(kSecond, [this, &world, node, index] { issue(world, node, index); });
+  }
+}
+
+void DataPathDeployment::completed(sim::World& world, NodeId node, uint32_t index, const OperationResult& result) {
+  if (workload_.open_loop) return;
+  if (workload_.think_ns > 0) {
+    world.kernel().after(workload_.think_ns, [this, &world, node, index] { issue(world, node, index); });
+  } else {
+    world.kernel().after(0, [this, &world, node, index] { issue(world, node, index); });
+  }
+}
+
+void DataPathDeployment::observe(sim::World& world) {
+  world.observe_table(datapath::operations_schema().name, [this](const void* row) {
+    const auto* r = static_cast<const datapath::OperationRow*>(row);
+    Latencies& l = latencies_[r->kind];
+    if (r->status == static_cast<uint8_t>(StatusCode::kOk)) {
+      l.samples.push_back(r->end_ns - r->start_ns);
+    } else {
+      ++l.failed;
+    }
+    op_bytes_[r->kind] += r->bytes_sent + r->bytes_received;
+    op_messages_[r->kind] += r->messages;
+    op_round_trips_[r->kind] += r->round_trips;
+  });
+  const bool reads = std::find(checks_.begin(), checks_.end(), "read_correctness") != checks_.end();
+  const bool gc = std::find(checks_.begin(), checks_.end(), "gc_safety") != checks_.end();
+  if (!reads && !gc) return;
+  world.observe_table(datapath::commits_schema().name, [this](const void* row) {
+    const auto* r = static_cast<const datapath::CommitRow*>(row);
+    checker_.commit(r->file, RecordId{r->record_client, r->record_seq}, r->sequence, Extent{r->offset, r->length}, r->time_ns);
+  });
+  if (reads) {
+    world.observe_table(datapath::read_pieces_schema().name, [this](const void* row) {
+      const auto* r = static_cast<const datapath::ReadPieceRow*>(row);
+      const RecordId record{r->record_client, r->record_seq};
+      checker_.read_piece(r->file, r->offset, r->length, record, record == datapath::kNoRecord, r->start_ns, r->end_ns);
+    });
+  }
+  if (gc) {
+    world.observe_table(datapath::collections_schema().name, [this](const void* row) {
+      const auto* r = static_cast<const datapath::CollectionRow*>(row);
+      checker_.collected(r->file, RecordId{r->record_client, r->record_seq}, r->time_ns);
+    });
+  }
+  world.observe_nodes([this, &world](NodeId node, bool up) {
+    if (!up) return;
+    (void)world;
+  });
+}
+
+void DataPathDeployment::finish(sim::World& world, sim::RunSummary& summary) {
+  for (auto& [kind, l] : latencies_) {
+    const std::string prefix = "pbfs." + kind;
+    summary.metrics[prefix + ".ok"] = static_cast<double>(l.samples.size());
+    summary.metrics[prefix + ".failed"] = static_cast<double>(l.failed);
+    const double count = static_cast<double>(l.samples.size() + l.failed);
+    if (count > 0) {
+      summary.metrics[prefix + ".bytes_per_op"] = static_cast<double>(op_bytes_[kind]) / count;
+      summary.metrics[prefix + ".messages_per_op"] = static_cast<double>(op_messages_[kind]) / count;
+      summary.metrics[prefix + ".round_trips_per_op"] = static_cast<double>(op_round_trips_[kind]) / count;
+    }
+    if (l.samples.empty()) continue;
+    std::sort(l.samples.begin(), l.samples.end());
+    summary.metrics[prefix + ".latency_p50_us"] = static_cast<double>(l.samples[l.samples.size() / 2]) / 1e3;
+    summary.metrics[prefix + ".latency_p99_us"] = static_cast<double>(l.samples[l.samples.size() * 99 / 100]) / 1e3;
+  }
+  for (const std::string& check : checks_) {
+    sim::CheckerVerdict v;
+    v.checker = check;
+    if (check == "read_correctness") {
+      v.violations = checker_.read_violations();
+      v.passed = v.violations == 0;
+      v.detail = v.passed ? std::to_string(checker_.pieces_checked()) + " read pieces checked, " +
+                                std::to_string(checker_.pieces_unverifiable()) + " too old to judge"
+                          : checker_.first_read_violation();
+      const uint64_t mismatches = summary.counters.count("datapath.read_mismatch") ? summary.counters["datapath.read_mismatch"] : 0;
+      if (mismatches > 0) {
+        v.passed = false;
+        v.violations += mismatches;
+        v.detail += "; " + std::to_string(mismatches) + " bytes differed from their record's content";
+      }
+    } else if (check == "gc_safety") {
+      v.violations = checker_.gc_violations();
+      v.passed = v.violations == 0;
+      v.detail = v.passed ? std::to_string(checker_.collections_checked()) + " collections checked" : checker_.first_gc_violation();
+    } else if (check == "catalog_agreement") {
+      v = check_agreement(world);
+    } else {
+      v = check_durability(world);
+    }
+    summary.verdicts.push_back(v);
+  }
+}
+
 }  // namespace
+
+std::unique_ptr<Deployment> make_datapath_deployment() { return std::make_unique<DataPathDeployment>(); }
+
 }  // namespace pbfs

@@ -1,0 +1,769 @@
+// The catalog role (catalog.h): client requests (commit, query, pins), applying committed log entries
+// to the record store, garbage collection of superseded records, repair of lost or corrupt fragments,
+// and the plumbing around the embedded Flease node. The replicated log itself is in
+// catalog_replication.cc.
+#include "protocols/datapath/catalog.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+#include "protocols/flease/flease_messages.h"
+
+namespace pbfs::datapath {
+namespace {
+
+constexpr uint64_t kTagMarker = 0xCAull << 56;
+constexpr uint64_t kTagMarkerMask = 0xFFull << 56;
+constexpr uint64_t kTagKindShift = 48;
+constexpr uint64_t kTagValueMask = (1ull << 48) - 1;
+enum TagKind : uint64_t { kTagTick = 1, kTagDisk = 2 };
+
+constexpr uint64_t make_tag(uint64_t kind, uint64_t value) { return kTagMarker | (kind << kTagKindShift) | (value & kTagValueMask); }
+constexpr bool own_tag(uint64_t tag) { return (tag & kTagMarkerMask) == kTagMarker; }
+
+void require(bool condition, const char* what) {
+  if (!condition) {
+    std::fprintf(stderr, "pbfs catalog: broken invariant: %s\n", what);
+    std::abort();
+  }
+}
+
+uint64_t mix(uint64_t x) {
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+// The embedded Flease node addresses acceptors on kPortFleaseAcceptor; here every catalog replica is
+// also its shards' acceptor, on the catalog's own port. Everything else passes straight through.
+class AcceptorOnCatalogPort final : public Runtime {
+ public:
+  explicit AcceptorOnCatalogPort(Runtime& inner) : inner_(inner) {}
+  NodeId node_id() const override { return inner_.node_id(); }
+  TimeNs local_now_ns() const override { return inner_.local_now_ns(); }
+  TimeNs trace_now_ns() const override { return inner_.trace_now_ns(); }
+  void send(NodeId to, PortId port, std::shared_ptr<const Message> message) override {
+    inner_.send(to, port == kPortFleaseAcceptor ? PortId{kPortCatalog} : port, std::move(message));
+  }
+  TimerId set_timer(TimeNs delay_ns, uint64_t tag) override { return inner_.set_timer(delay_ns, tag); }
+  void cancel_timer(TimerId id) override { inner_.cancel_timer(id); }
+  DiskOpId disk_write(const std::string& file, uint64_t offset, Payload data, uint64_t tag) override {
+    return inner_.disk_write(file, offset, std::move(data), tag);
+  }
+  DiskOpId disk_read(const std::string& file, uint64_t offset, uint64_t length, uint64_t tag) override {
+    return inner_.disk_read(file, offset, length, tag);
+  }
+  DiskOpId disk_sync(const std::string& file, uint64_t tag) override { return inner_.disk_sync(file, tag); }
+  DiskOpId disk_remove(const std::string& file, uint64_t tag) override { return inner_.disk_remove(file, tag); }
+  Rng& random() override { return inner_.random(); }
+  void charge_cpu(TimeNs cost_ns) override { inner_.charge_cpu(cost_ns); }
+  TraceTableId trace_table(const TableSchema& schema) override { return inner_.trace_table(schema); }
+  void trace(TraceTableId table, const void* row) override { inner_.trace(table, row); }
+  void count(const char* counter) override { inner_.count(counter); }
+
+ private:
+  Runtime& inner_;
+};
+
+flease::FleaseConfig lease_config(const DataPathConfig& config, const CatalogOptions& options) {
+  flease::FleaseConfig c;
+  c.lease_ns = config.lease_ns;
+  c.epsilon_ns = config.lease_epsilon_ns;
+  c.message_timeout_ns = std::min<TimeNs>(500 * kMillisecond, std::max<TimeNs>(config.lease_ns / 10, kMillisecond));
+  c.renew_before_ns = std::min<TimeNs>(4 * kSecond, config.lease_ns / 2);
+  c.silent_at_start = !options.first_boot;
+  c.cpu_per_message_ns = 0;  // the catalog charges every message it receives once
+  return c;
+}
+
+}  // namespace
+
+std::string catalog_log_file(uint64_t shard) { return "catalog/" + std::to_string(shard) + ".log"; }
+
+const TableSchema& commit_schema() {
+  static const TableSchema schema{
+      "commits",
+      "one row per commit a catalog primary applied and acknowledged",
+      sizeof(CommitRow),
+      {PBFS_FIELD(CommitRow, file, "file id"),
+       PBFS_FIELD(CommitRow, sequence, "the file's sequence number assigned to the record"),
+       PBFS_FIELD(CommitRow, record_client, "record id: writing client"),
+       PBFS_FIELD(CommitRow, record_seq, "record id: the client's counter"),
+       PBFS_FIELD(CommitRow, offset, "first byte the record writes"),
+       PBFS_FIELD(CommitRow, length, "bytes the record writes"),
+       PBFS_FIELD(CommitRow, kind, "1 write, 2 compaction"),
+       PBFS_FIELD(CommitRow, superseded, "records it replaced"),
+       PBFS_FIELD(CommitRow, time_ns, "trace-clock time of the acknowledgement")}};
+  return schema;
+}
+
+const TableSchema& collection_schema() {
+  static const TableSchema schema{
+      "collections",
+      "one row per superseded record a catalog primary garbage-collected",
+      sizeof(CollectionRow),
+      {PBFS_FIELD(CollectionRow, file, "file id"),
+       PBFS_FIELD(CollectionRow, record_client, "record id: writing client"),
+       PBFS_FIELD(CollectionRow, record_seq, "record id: the client's counter"),
+       PBFS_FIELD(CollectionRow, time_ns, "trace-clock time of the collection")}};
+  return schema;
+}
+
+Catalog::Catalog(Runtime& runtime, std::shared_ptr<const DataPathConfig> config, CatalogOptions options)
+    : runtime_(runtime),
+      config_(std::move(config)),
+      options_(options),
+      self_(runtime.node_id()),
+      directory_(config_) {
+  require(options_.batch_entries_max > 0 && options_.log_tail_entries > 0, "catalog batch and tail sizes");
+  bug_gc_current_ = config_->inject_bug == "gc_current";
+  bug_diverge_replica_ = config_->inject_bug == "diverge_replica";
+  flease::FleaseConfig lease = lease_config(*config_, options_);
+  lease.group_of = [this](lease::ResourceId shard) { return directory_.group(shard); };
+  flease_runtime_ = std::make_unique<AcceptorOnCatalogPort>(runtime_);
+  flease_ = std::make_unique<flease::FleaseNode>(*flease_runtime_, std::move(lease));
+  flease_->add_listener(this);
+  for (uint64_t shard = 0; shard < config_->shards; ++shard) {
+    const std::vector<NodeId>& group = directory_.group(shard);
+    if (std::find(group.begin(), group.end(), self_) == group.end()) continue;
+    auto s = std::make_unique<Shard>();
+    s->id = shard;
+    s->group = group;
+    s->log_file = catalog_log_file(shard);
+    shards_.emplace(shard, std::move(s));
+  }
+  commits_table_ = runtime_.trace_table(commit_schema());
+  collections_table_ = runtime_.trace_table(collection_schema());
+  std::vector<PlacementNode> nodes = config_->nodes;
+  for (PlacementNode& n : nodes) n.alive = true;
+  Result<Placement> placement = Placement::create(std::move(nodes));
+  if (placement.is_ok()) placement_.emplace(std::move(placement).value());
+}
+
+Catalog::~Catalog() { flease_->remove_listener(this); }
+
+void Catalog::start() {
+  flease_->start();
+  for (auto& [id, s] : shards_) begin_recovery(*s);
+  runtime_.set_timer(options_.tick_ns, make_tag(kTagTick, 0));
+}
+
+uint64_t Catalog::disk_op(DiskOp op) {
+  const uint64_t id = next_disk_op_++;
+  disk_ops_.emplace(id, op);
+  return make_tag(kTagDisk, id);
+}
+
+void Catalog::on_timer(TimerId id, uint64_t tag) {
+  if (flease::FleaseNode::owns_tag(tag)) return flease_->on_timer(id, tag);
+  if (!own_tag(tag) || (tag >> kTagKindShift & 0xFF) != kTagTick) return;
+  tick();
+  runtime_.set_timer(options_.tick_ns, make_tag(kTagTick, 0));
+}
+
+void Catalog::on_disk(const DiskCompletion& done) {
+  if (flease::FleaseNode::owns_tag(done.tag)) return flease_->on_disk(done);
+  if (!own_tag(done.tag)) return;
+  auto it = disk_ops_.find(done.tag & kTagValueMask);
+  if (it == disk_ops_.end()) return;
+  const DiskOp op = it->second;
+  disk_ops_.erase(it);
+  Shard* s = find_shard(op.shard);
+  if (s == nullptr || s->mode == Mode::kBroken) return;
+  switch (op.kind) {
+    case DiskKind::kAppend:
+      if (!done.status.is_ok()) break_shard(*s, "catalog.log_write_failed");
+      return;
+    case DiskKind::kSync:
+      return on_log_synced(*s, done);
+    case DiskKind::kRecoveryRead:
+      return on_recovery_read(*s, done);
+    case DiskKind::kCatchupRead:
+      return on_catchup_read(*s, op, done);
+  }
+}
+
+void Catalog::on_message(const Envelope& from, const Message& message) {
+  runtime_.charge_cpu(config_->cpu_per_message_ns);
+  if (flease::is_flease_message(message.type())) return flease_->on_message(from, message);
+  handle(from, message);
+}
+
+void Catalog::handle(const Envelope& from, const Message& message) {
+  switch (message.type()) {
+    case types::kCommitRecord: return on_commit(from, static_cast<const CommitRecord&>(message));
+    case types::kQueryRange: return on_query(from, static_cast<const QueryRange&>(message));
+    case types::kReleasePin: return on_release_pin(static_cast<const ReleasePin&>(message));
+    case types::kReplicate: return on_replicate(from, static_cast<const Replicate&>(message));
+    case types::kReplicateAck: return on_replicate_ack(from, static_cast<const ReplicateAck&>(message));
+    case types::kSyncRequest: return on_sync_request(from, static_cast<const SyncRequest&>(message));
+    case types::kSyncReply: return on_sync_reply(from, static_cast<const SyncReply&>(message));
+    case types::kUpdateFragment: return on_update_fragment(static_cast<const UpdateFragment&>(message));
+    case types::kFragmentCorrupt: return on_fragment_corrupt(from, static_cast<const FragmentCorrupt&>(message));
+    case types::kRebuildFragmentReply: return on_rebuild_reply(from, static_cast<const RebuildFragmentReply&>(message));
+    default: runtime_.count("catalog.unexpected_message");
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Client requests
+
+Catalog::Shard* Catalog::find_shard(uint64_t shard) {
+  auto it = shards_.find(shard);
+  return it == shards_.end() ? nullptr : it->second.get();
+}
+const Catalog::Shard* Catalog::find_shard(uint64_t shard) const {
+  auto it = shards_.find(shard);
+  return it == shards_.end() ? nullptr : it->second.get();
+}
+
+NodeId Catalog::leader_hint(const Shard* s, uint64_t shard) const {
+  if (s == nullptr) return kNoNode;
+  const lease::LeaseView view = flease_->lease(shard);
+  if (view.holder != kNoNode && view.holder != self_) return view.holder;
+  if (s->primary != kNoNode && s->primary != self_) return s->primary;
+  return kNoNode;
+}
+
+bool Catalog::serving(uint64_t shard) const {
+  const Shard* s = find_shard(shard);
+  if (s == nullptr || s->mode != Mode::kPrimary || s->barrier_index == 0 || s->applied_index < s->barrier_index) {
+    return false;
+  }
+  const lease::LeaseView view = flease_->lease(shard);
+  return view.held && view.epoch == s->epoch;
+}
+
+void Catalog::reply_commit(const Envelope& to, uint64_t request_id, StatusCode status, uint64_t sequence, NodeId hint) {
+  auto reply = std::make_shared<CommitReply>();
+  reply->request_id = request_id;
+  reply->status = status;
+  reply->sequence = sequence;
+  reply->leader_hint = hint;
+  runtime_.send(to.from, to.from_port, std::move(reply));
+}
+
+Catalog::Shard* Catalog::serving_shard(FileId file, const Envelope& from, const Message& message, uint64_t request_id,
+                                       bool is_query) {
+  const uint64_t shard = shard_of(*config_, file);
+  Shard* s = find_shard(shard);
+  if (s != nullptr && serving(shard)) return s;
+  StatusCode status = StatusCode::kNotLeader;
+  if (s != nullptr && (s->mode == Mode::kSyncing || s->mode == Mode::kPrimary)) {
+    // A new primary still syncing or committing its barrier: hold the request until it serves.
+    if (s->queued.size() < options_.queued_requests_max) {
+      std::shared_ptr<const Message> copy;
+      if (is_query) copy = std::make_shared<QueryRange>(static_cast<const QueryRange&>(message));
+      else copy = std::make_shared<CommitRecord>(static_cast<const CommitRecord&>(message));
+      s->queued.push_back(Queued{from, std::move(copy)});
+      return nullptr;
+    }
+    status = StatusCode::kUnavailable;
+  }
+  const NodeId hint = leader_hint(s, shard);
+  runtime_.count(is_query ? "catalog.query_redirected" : "catalog.commit_redirected");
+  if (!is_query) {
+    reply_commit(from, request_id, status, 0, hint);
+  } else {
+    auto reply = std::make_shared<QueryReply>();
+    reply->request_id = request_id;
+    reply->status = status;
+    reply->leader_hint = hint;
+    runtime_.send(from.from, from.from_port, std::move(reply));
+  }
+  return nullptr;
+}
+
+StatusCode Catalog::check_supersedes(Shard& s, const CommitRecord& m) const {
+  std::vector<RecordId> ids = m.supersedes;
+  std::sort(ids.begin(), ids.end());
+  if (std::adjacent_find(ids.begin(), ids.end()) != ids.end()) return StatusCode::kInvalidArgument;
+  for (const RecordId& id : ids) {
+    if (id == m.record.record_id) return StatusCode::kInvalidArgument;
+    const RecordStore::Slot slot = store_.find(id);
+    if (slot == RecordStore::kNoSlot || store_.file(slot) != m.record.file_id || !store_.current(slot) ||
+        s.pending_superseded.count(id) != 0) {
+      return StatusCode::kConflict;
+    }
+  }
+  return StatusCode::kOk;
+}
+
+void Catalog::on_commit(const Envelope& from, const CommitRecord& m) {
+  Shard* found = serving_shard(m.record.file_id, from, m, m.request_id, false);
+  if (found == nullptr) return;
+  Shard& s = *found;
+  const RecordId& id = m.record.record_id;
+  if (!validate_write_record(m.record).is_ok()) return reply_commit(from, m.request_id, StatusCode::kInvalidArgument, 0, kNoNode);
+  // A retry of a commit that already happened (or is on its way) gets the same answer.
+  const RecordStore::Slot slot = store_.find(id);
+  if (slot != RecordStore::kNoSlot) {
+    runtime_.count("catalog.commit_duplicate");
+    const bool same_file = store_.file(slot) == m.record.file_id;
+    return reply_commit(from, m.request_id, same_file ? StatusCode::kOk : StatusCode::kInvalidArgument,
+                        same_file ? store_.sequence(slot) : 0, kNoNode);
+  }
+  if (auto it = s.pending.find(id); it != s.pending.end()) {
+    it->second.waiters.push_back(Waiter{from, m.request_id});
+    return;
+  }
+  if (s.last_index - s.commit_index >= options_.uncommitted_max) {
+    runtime_.count("catalog.commit_backlog_full");
+    return reply_commit(from, m.request_id, StatusCode::kUnavailable, 0, kNoNode);
+  }
+  const StatusCode check = check_supersedes(s, m);
+  if (check != StatusCode::kOk) {
+    runtime_.count(check == StatusCode::kConflict ? "catalog.commit_conflict" : "catalog.commit_invalid");
+    return reply_commit(from, m.request_id, check, 0, kNoNode);
+  }
+  const FileId file = m.record.file_id;
+  auto pending_seq = s.pending_sequence.find(file);
+  const uint64_t sequence =
+      std::max(store_.last_sequence(file), pending_seq == s.pending_sequence.end() ? 0 : pending_seq->second) + 1;
+  CatalogLogEntry entry;
+  entry.op = CatalogOp::kCommit;
+  entry.entry.sequence = sequence;
+  entry.entry.record = m.record;
+  entry.superseded = m.supersedes;
+  const uint64_t index = append(s, std::move(entry));
+  s.pending[id] = Pending{index, {Waiter{from, m.request_id}}};
+  s.pending_sequence[file] = sequence;
+  for (const RecordId& old : m.supersedes) s.pending_superseded.insert(old);
+}
+
+void Catalog::on_query(const Envelope& from, const QueryRange& m) {
+  Shard* found = serving_shard(m.file_id, from, m, m.request_id, true);
+  if (found == nullptr) return;
+  Shard& s = *found;
+  auto reply = std::make_shared<QueryReply>();
+  reply->request_id = m.request_id;
+  store_.query(m.file_id, m.extent, scratch_slots_);
+  if (!scratch_slots_.empty()) {
+    if (s.pins.size() >= options_.pins_max) {
+      runtime_.count("catalog.pins_full");
+      reply->status = StatusCode::kUnavailable;
+      runtime_.send(from.from, from.from_port, std::move(reply));
+      return;
+    }
+    // Pin ids carry the epoch, so a ReleasePin meant for an earlier primary's pin releases nothing here.
+    reply->pin = (s.epoch << 32) | s.next_pin++;
+    s.pins.emplace(reply->pin, Pin{s.applied_index, runtime_.local_now_ns() + config_->pin_timeout_ns});
+    s.pin_indexes.insert(s.applied_index);
+  }
+  reply->entries.reserve(scratch_slots_.size());
+  for (RecordStore::Slot slot : scratch_slots_) reply->entries.push_back(CatalogEntry{store_.sequence(slot), store_.write_record(slot)});
+  runtime_.send(from.from, from.from_port, std::move(reply));
+}
+
+void Catalog::on_release_pin(const ReleasePin& m) {
+  Shard* s = find_shard(shard_of(*config_, m.file_id));
+  if (s == nullptr || s->mode != Mode::kPrimary) return;
+  auto it = s->pins.find(m.pin);
+  if (it == s->pins.end()) return;
+  s->pin_indexes.erase(s->pin_indexes.find(it->second.applied_index));
+  s->pins.erase(it);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Applying committed entries (every replica, in log order)
+
+void Catalog::fold_digest(Shard& s, uint64_t value) { s.digest = mix(s.digest ^ mix(value)); }
+
+void Catalog::apply_committed(Shard& s) {
+  const bool as_primary = s.mode == Mode::kPrimary;
+  while (s.applied_index < s.commit_index && s.applied_index < s.last_index) {
+    const CatalogLogEntry* e = entry_at(s, s.applied_index + 1);
+    require(e != nullptr, "unapplied entries stay in memory");
+    fold_digest(s, e->log_index);
+    fold_digest(s, static_cast<uint64_t>(e->op));
+    apply_entry(s, *e, as_primary);
+    ++s.applied_index;
+    s.digests.emplace_back(s.applied_index, s.digest);
+    if (s.digests.size() > kDigestHistory) s.digests.pop_front();
+  }
+  trim_tail(s);
+  if (as_primary && !s.ready && s.barrier_index != 0 && s.applied_index >= s.barrier_index) {
+    become_serving_primary(s);
+  }
+}
+
+void Catalog::apply_entry(Shard& s, const CatalogLogEntry& e, bool as_primary) {
+  switch (e.op) {
+    case CatalogOp::kCommit: return apply_commit(s, e, as_primary);
+    case CatalogOp::kUpdateFragment: return apply_update(s, e, as_primary);
+    case CatalogOp::kCollect: return apply_collect(s, e, as_primary);
+  }
+}
+
+void Catalog::apply_commit(Shard& s, const CatalogLogEntry& e, bool as_primary) {
+  const WriteRecord& record = e.entry.record;
+  uint64_t sequence = e.entry.sequence;
+  if (bug_diverge_replica_ && !as_primary) ++sequence;  // deliberate bug: a backup mis-orders the file
+  fold_digest(s, record.record_id.client);
+  fold_digest(s, record.record_id.sequence);
+  fold_digest(s, sequence);
+  if (store_.find(record.record_id) != RecordStore::kNoSlot) {
+    runtime_.count("catalog.apply_duplicate_record");  // only a corrupt log could get here
+    return;
+  }
+  store_.add(record, sequence);
+  uint32_t replaced = 0;
+  for (const RecordId& old : e.superseded) {
+    fold_digest(s, old.client);
+    fold_digest(s, old.sequence);
+    const RecordStore::Slot slot = store_.find(old);
+    if (slot == RecordStore::kNoSlot || !store_.current(slot)) continue;
+    store_.supersede(slot);
+    s.superseded.push_back(Superseded{old, e.log_index});
+    ++replaced;
+  }
+  if (!as_primary) return;
+  CommitRow row{};
+  row.file = record.file_id;
+  row.sequence = sequence;
+  row.record_client = record.record_id.client;
+  row.record_seq = record.record_id.sequence;
+  row.offset = record.extent.offset;
+  row.length = record.extent.length;
+  row.kind = e.superseded.empty() ? 1 : 2;
+  row.superseded = replaced;
+  row.time_ns = runtime_.trace_now_ns();
+  runtime_.trace(commits_table_, &row);
+  auto it = s.pending.find(record.record_id);
+  if (it != s.pending.end()) {
+    for (const Waiter& w : it->second.waiters) reply_commit(w.from, w.request_id, StatusCode::kOk, sequence, kNoNode);
+    s.pending.erase(it);
+  }
+  auto seq = s.pending_sequence.find(record.file_id);
+  if (seq != s.pending_sequence.end() && seq->second <= sequence) s.pending_sequence.erase(seq);
+  for (const RecordId& old : e.superseded) s.pending_superseded.erase(old);
+}
+
+void Catalog::apply_update(Shard& s, const CatalogLogEntry& e, bool as_primary) {
+  const WriteRecord& moved = e.entry.record;
+  fold_digest(s, moved.record_id.client);
+  fold_digest(s, moved.record_id.sequence);
+  const RecordStore::Slot slot = store_.find(moved.record_id);
+  for (uint32_t i = 0; i < moved.fragments.size(); ++i) {
+    const FragmentEntry& f = moved.fragments[i];
+    if (f.node == kUnplacedNode) continue;  // not moved by this entry
+    fold_digest(s, (uint64_t{i} << 32) | f.node);
+    if (slot != RecordStore::kNoSlot && i < store_.fragment_count(slot)) store_.set_fragment(slot, i, f.node, f.crc32c);
+    if (as_primary) {
+      runtime_.count("catalog.repair_committed");
+      s.repairing.erase({moved.record_id, i});
+    }
+  }
+}
+
+void Catalog::apply_collect(Shard& s, const CatalogLogEntry& e, bool as_primary) {
+  std::map<std::pair<NodeId, FileId>, std::vector<std::pair<RecordId, uint32_t>>> deletes;
+  for (const RecordId& id : e.superseded) {
+    fold_digest(s, id.client);
+    fold_digest(s, id.sequence);
+    const RecordStore::Slot slot = store_.find(id);
+    if (slot == RecordStore::kNoSlot) continue;
+    const FileId file = store_.file(slot);
+    if (as_primary) {
+      CollectionRow row{file, id.client, id.sequence, runtime_.trace_now_ns()};
+      runtime_.trace(collections_table_, &row);
+      for (uint32_t i = 0; i < store_.fragment_count(slot); ++i) {
+        const NodeId node = store_.fragment_node(slot, i);
+        if (node != kUnplacedNode) deletes[{node, file}].emplace_back(id, i);
+      }
+    }
+    store_.erase(slot);
+  }
+  // The queue of superseded records is consumed from the front as its records go.
+  while (!s.superseded.empty() && store_.find(s.superseded.front().id) == RecordStore::kNoSlot) s.superseded.pop_front();
+  if (!as_primary) return;
+  if (e.log_index == s.collect_index) s.collect_index = 0;
+  for (auto& [where, fragments] : deletes) {
+    auto m = std::make_shared<DeleteFragments>();
+    m->file_id = where.second;
+    m->fragments = std::move(fragments);
+    runtime_.send(where.first, kPortFragmentServer, std::move(m));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Serving, pins and garbage collection
+
+void Catalog::become_serving_primary(Shard& s) {
+  runtime_.count("catalog.primary_serving");
+  s.ready = true;
+  const TimeNs now = runtime_.local_now_ns();
+  // Pins handed out by earlier primaries are unknown here: collect nothing until they have surely lapsed.
+  s.gc_after_local_ns = now + config_->pin_timeout_ns + 2 * config_->lease_epsilon_ns;
+  s.gc_next_local_ns = s.gc_after_local_ns;
+  std::vector<Queued> queued = std::move(s.queued);
+  s.queued.clear();
+  for (const Queued& q : queued) handle(q.from, *q.message);
+  for (NodeId node = 0; node < alive_.size(); ++node) {
+    if (!alive_[node]) {
+      scan_for_repairs(s);
+      pump_repairs(s);
+      break;
+    }
+  }
+}
+
+void Catalog::expire_pins(Shard& s, TimeNs now) {
+  // Pins expire in creation order (one timeout, one primary tenure), which is id order.
+  while (!s.pins.empty() && s.pins.begin()->second.expiry_local_ns <= now) {
+    runtime_.count("catalog.pin_expired");
+    s.pin_indexes.erase(s.pin_indexes.find(s.pins.begin()->second.applied_index));
+    s.pins.erase(s.pins.begin());
+  }
+}
+
+void Catalog::collect_garbage(Shard& s, TimeNs now) {
+  if (now < s.gc_after_local_ns || s.collect_index != 0) return;
+  // A record superseded by entry i is invisible to every query answered after applying i; pins taken
+  // before (applied index < i) may still read it.
+  const uint64_t oldest_pin = s.pin_indexes.empty() ? ~uint64_t{0} : *s.pin_indexes.begin();
+  std::vector<RecordId> ids;
+  for (const Superseded& item : s.superseded) {
+    if (ids.size() >= options_.collect_batch_max || item.log_index > oldest_pin) break;
+    const RecordStore::Slot slot = store_.find(item.id);
+    if (slot != RecordStore::kNoSlot && !store_.current(slot)) ids.push_back(item.id);
+  }
+  if (!ids.empty() && oldest_pin != ~uint64_t{0}) runtime_.count("catalog.gc_limited_by_pins");
+  if (bug_gc_current_) {
+    // Deliberate bug: also collect the oldest current record of a file that has two or more.
+    bool picked = false;
+    std::vector<RecordStore::Slot> current;
+    store_.for_each_file([&](FileId file) {
+      if (picked || shard_of(*config_, file) != s.id) return;
+      store_.current_records(file, current);
+      if (current.size() < 2) return;
+      const auto oldest = std::min_element(current.begin(), current.end(), [&](RecordStore::Slot a, RecordStore::Slot b) {
+        return store_.sequence(a) < store_.sequence(b);
+      });
+      if (s.pending_superseded.count(store_.record_id(*oldest)) != 0) return;
+      ids.push_back(store_.record_id(*oldest));
+      picked = true;
+    });
+  }
+  if (ids.empty()) return;
+  CatalogLogEntry entry;
+  entry.op = CatalogOp::kCollect;
+  entry.superseded = std::move(ids);
+  s.collect_index = append(s, std::move(entry));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Repair
+
+void Catalog::on_membership(const std::vector<bool>& alive) {
+  alive_ = alive;
+  std::vector<PlacementNode> nodes = config_->nodes;
+  for (PlacementNode& n : nodes) n.alive = this->alive(n.id);
+  Result<Placement> placement = Placement::create(std::move(nodes));
+  if (placement.is_ok()) placement_.emplace(std::move(placement).value());
+  for (auto& [id, s] : shards_) {
+    if (!serving(id)) continue;
+    scan_for_repairs(*s);
+    pump_repairs(*s);
+  }
+}
+
+void Catalog::scan_for_repairs(Shard& s) {
+  std::vector<RecordStore::Slot> slots;
+  store_.for_each_file([&](FileId file) {
+    if (shard_of(*config_, file) != s.id) return;
+    store_.current_records(file, slots);
+    for (RecordStore::Slot slot : slots) {
+      for (uint32_t i = 0; i < store_.fragment_count(slot); ++i) {
+        const NodeId node = store_.fragment_node(slot, i);
+        if (node != kUnplacedNode && !alive(node)) enqueue_repair(s, store_.record_id(slot), i, kNoNode);
+      }
+    }
+  });
+}
+
+void Catalog::enqueue_repair(Shard& s, const RecordId& id, uint32_t index, NodeId target) {
+  if (!s.repairing.insert({id, index}).second) return;
+  Repair r;
+  r.id = id;
+  r.index = index;
+  r.target = target;
+  s.repair_queue.push_back(r);
+  runtime_.count("catalog.repair_queued");
+}
+
+NodeId Catalog::repair_target(const RecordStore::Slot slot, uint32_t index) const {
+  if (!placement_) return kNoNode;
+  const uint32_t count = store_.fragment_count(slot);
+  Result<std::vector<uint32_t>> target = placement_->place_record(store_.record_id(slot), count);
+  if (!target.is_ok()) return kNoNode;
+  std::vector<uint32_t> current(count);
+  for (uint32_t i = 0; i < count; ++i) current[i] = store_.fragment_node(slot, i);
+  const std::vector<uint32_t> moved = stable_reassign(current, *target);
+  return index < moved.size() ? moved[index] : kNoNode;
+}
+
+void Catalog::pump_repairs(Shard& s) {
+  const TimeNs now = runtime_.local_now_ns();
+  while (s.repairs.size() < options_.repairs_in_flight_max && !s.repair_queue.empty()) {
+    Repair r = s.repair_queue.front();
+    s.repair_queue.pop_front();
+    const RecordStore::Slot slot = store_.find(r.id);
+    if (slot == RecordStore::kNoSlot || r.index >= store_.fragment_count(slot)) {
+      s.repairing.erase({r.id, r.index});
+      continue;
+    }
+    if (r.target == kNoNode) r.target = repair_target(slot, r.index);
+    if (r.target == kNoNode || !alive(r.target)) {
+      runtime_.count("catalog.repair_no_target");
+      s.repairing.erase({r.id, r.index});
+      continue;
+    }
+    auto m = std::make_shared<RebuildFragment>();
+    m->request_id = next_request_id_++;
+    m->record = store_.write_record(slot);
+    m->index = r.index;
+    ++r.attempts;
+    r.deadline_local_ns = now + options_.repair_timeout_ns;
+    s.repairs.emplace(m->request_id, r);
+    runtime_.send(r.target, kPortFragmentServer, std::move(m));
+  }
+}
+
+void Catalog::on_rebuild_reply(const Envelope& from, const RebuildFragmentReply& m) {
+  for (auto& [id, owned] : shards_) {
+    Shard& s = *owned;
+    auto it = s.repairs.find(m.request_id);
+    if (it == s.repairs.end()) continue;
+    Repair r = it->second;
+    s.repairs.erase(it);
+    if (m.status == StatusCode::kOk && from.from == r.target && serving(s.id)) {
+      const RecordStore::Slot slot = store_.find(r.id);
+      if (slot == RecordStore::kNoSlot) {
+        s.repairing.erase({r.id, r.index});
+      } else {
+        commit_fragment_move(s, r.id, r.index, r.target, store_.fragment_crc(slot, r.index));
+      }
+    } else if (r.attempts < options_.repair_attempts_max) {
+      runtime_.count("catalog.repair_retry");
+      s.repair_queue.push_back(r);
+    } else {
+      runtime_.count("catalog.repair_gave_up");
+      s.repairing.erase({r.id, r.index});
+    }
+    pump_repairs(s);
+    return;
+  }
+  runtime_.count("catalog.rebuild_reply_unknown");
+}
+
+void Catalog::commit_fragment_move(Shard& s, const RecordId& id, uint32_t index, NodeId node, uint32_t crc32c) {
+  const RecordStore::Slot slot = store_.find(id);
+  if (slot == RecordStore::kNoSlot || index >= store_.fragment_count(slot)) return;
+  CatalogLogEntry entry;
+  entry.op = CatalogOp::kUpdateFragment;
+  entry.entry.sequence = store_.sequence(slot);
+  entry.entry.record = store_.write_record(slot);
+  for (FragmentEntry& f : entry.entry.record.fragments) f = FragmentEntry{};  // kUnplacedNode: unchanged
+  entry.entry.record.fragments[index] = FragmentEntry{node, crc32c};
+  append(s, std::move(entry));
+}
+
+void Catalog::on_fragment_corrupt(const Envelope& from, const FragmentCorrupt& m) {
+  const uint64_t shard = shard_of(*config_, m.file_id);
+  Shard* s = find_shard(shard);
+  if (s == nullptr) return;
+  if (!serving(shard)) {
+    // Pass it on to the primary, once: never forward what another replica forwarded.
+    const NodeId hint = leader_hint(s, shard);
+    const bool from_replica = std::find(s->group.begin(), s->group.end(), from.from) != s->group.end();
+    if (hint != kNoNode && !from_replica) runtime_.send(hint, kPortCatalog, std::make_shared<FragmentCorrupt>(m));
+    return;
+  }
+  const RecordStore::Slot slot = store_.find(m.record_id);
+  if (slot == RecordStore::kNoSlot || m.index >= store_.fragment_count(slot)) return;
+  runtime_.count("catalog.fragment_corrupt_reported");
+  const NodeId holder = store_.fragment_node(slot, m.index);
+  enqueue_repair(*s, m.record_id, m.index, holder != kUnplacedNode && alive(holder) ? holder : kNoNode);
+  pump_repairs(*s);
+}
+
+void Catalog::on_update_fragment(const UpdateFragment& m) {
+  const uint64_t shard = shard_of(*config_, m.file_id);
+  Shard* s = find_shard(shard);
+  if (s == nullptr || !serving(shard)) return;
+  commit_fragment_move(*s, m.record_id, m.index, m.node, m.crc32c);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Introspection
+
+std::vector<uint64_t> Catalog::shards() const {
+  std::vector<uint64_t> out;
+  for (const auto& [id, s] : shards_) out.push_back(id);
+  return out;
+}
+
+bool Catalog::recovered(uint64_t shard) const {
+  const Shard* s = find_shard(shard);
+  return s != nullptr && s->mode != Mode::kRecovering;
+}
+uint64_t Catalog::epoch(uint64_t shard) const {
+  const Shard* s = find_shard(shard);
+  return s ? s->known_epoch : 0;
+}
+uint64_t Catalog::applied_index(uint64_t shard) const {
+  const Shard* s = find_shard(shard);
+  return s ? s->applied_index : 0;
+}
+uint64_t Catalog::commit_index(uint64_t shard) const {
+  const Shard* s = find_shard(shard);
+  return s ? s->commit_index : 0;
+}
+uint64_t Catalog::last_index(uint64_t shard) const {
+  const Shard* s = find_shard(shard);
+  return s ? s->last_index : 0;
+}
+uint64_t Catalog::log_digest(uint64_t shard) const {
+  const Shard* s = find_shard(shard);
+  return s ? s->digest : 0;
+}
+std::optional<uint64_t> Catalog::log_digest_at(uint64_t shard, uint64_t index) const {
+  const Shard* s = find_shard(shard);
+  if (s == nullptr) return std::nullopt;
+  if (index == 0) return uint64_t{0};
+  for (const auto& [i, digest] : s->digests) {
+    if (i == index) return digest;
+  }
+  return std::nullopt;
+}
+size_t Catalog::pins(uint64_t shard) const {
+  const Shard* s = find_shard(shard);
+  return s ? s->pins.size() : 0;
+}
+size_t Catalog::superseded_pending(uint64_t shard) const {
+  const Shard* s = find_shard(shard);
+  if (s == nullptr) return 0;
+  size_t n = 0;
+  for (const Superseded& item : s->superseded) n += store_.find(item.id) != RecordStore::kNoSlot ? 1 : 0;
+  return n;
+}
+size_t Catalog::repairs_pending(uint64_t shard) const {
+  const Shard* s = find_shard(shard);
+  return s ? s->repairing.size() : 0;
+}
+
+size_t Catalog::memory_bytes() const {
+  size_t bytes = store_.memory_bytes();
+  for (const auto& [id, s] : shards_) {
+    bytes += sizeof(Shard) + s->offsets.memory_bytes() + s->superseded.size() * sizeof(Superseded);
+    for (const CatalogLogEntry& e : s->tail) {
+      bytes += sizeof(CatalogLogEntry) + e.entry.record.fragments.capacity() * sizeof(FragmentEntry) +
+               e.superseded.capacity() * sizeof(RecordId);
+    }
+  }
+  return bytes;
+}
+
+}  // namespace pbfs::datapath

@@ -1,0 +1,202 @@
+// Every catalog message round-trips through its frame, encoded_size() is exact, and malformed input
+// (truncation at every byte, lying counts, bad enums, inconsistent log entries) is rejected.
+#include <gtest/gtest.h>
+
+#include "protocols/datapath/catalog_log.h"
+#include "protocols/datapath/catalog_test_util.h"
+#include "protocols/datapath/messages.h"
+
+namespace pbfs::datapath {
+namespace {
+
+using testing::make_record;
+
+CatalogLogEntry log_entry(uint64_t index, CatalogOp op) {
+  CatalogLogEntry e;
+  e.log_index = index;
+  e.epoch = 4;
+  e.op = op;
+  if (op != CatalogOp::kCollect) {
+    e.entry.sequence = 17;
+    e.entry.record = make_record(9, {2, index}, 4096, 777);
+  }
+  if (op != CatalogOp::kUpdateFragment) e.superseded = {{1, 2}, {3, 4}};
+  return e;
+}
+
+void expect_same(const CatalogLogEntry& a, const CatalogLogEntry& b) {
+  EXPECT_EQ(a.log_index, b.log_index);
+  EXPECT_EQ(a.epoch, b.epoch);
+  EXPECT_EQ(a.op, b.op);
+  EXPECT_EQ(a.superseded, b.superseded);
+  if (a.op != CatalogOp::kCollect) {
+    EXPECT_EQ(a.entry.sequence, b.entry.sequence);
+    EXPECT_EQ(a.entry.record, b.entry.record);
+  }
+}
+
+// Encodes, checks the size, decodes, and checks that every truncation is refused.
+template <typename T>
+std::shared_ptr<const T> round_trip(const T& m) {
+  register_datapath_messages();
+  const Bytes frame = encode_frame(m);
+  EXPECT_EQ(frame.size(), frame_size(m)) << m.name();
+  Result<MessagePtr> back = decode_frame(frame);
+  EXPECT_TRUE(back.is_ok()) << m.name() << ": " << back.status().to_string();
+  if (!back.is_ok()) return nullptr;
+  EXPECT_EQ((*back)->type(), m.type());
+  for (size_t cut = kFrameHeaderBytes; cut < frame.size(); ++cut) {
+    Bytes truncated(frame.begin(), frame.begin() + static_cast<long>(cut));
+    const uint32_t body = static_cast<uint32_t>(cut - kFrameHeaderBytes);
+    for (int i = 0; i < 4; ++i) truncated[2 + i] = static_cast<uint8_t>(body >> (8 * i));  // an honest length
+    EXPECT_FALSE(decode_frame(truncated).is_ok()) << m.name() << " truncated to " << cut;
+  }
+  return std::static_pointer_cast<const T>(*back);
+}
+
+TEST(CatalogMessages, CommitRecordAndReply) {
+  CommitRecord m;
+  m.request_id = 99;
+  m.record = make_record(3, {5, 6}, 0, 100000, 8, 4);
+  m.supersedes = {{1, 1}, {1, 2}};
+  auto back = round_trip(m);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->request_id, 99u);
+  EXPECT_EQ(back->record, m.record);
+  EXPECT_EQ(back->supersedes, m.supersedes);
+  CommitReply r;
+  r.request_id = 5;
+  r.status = StatusCode::kNotLeader;
+  r.sequence = 12;
+  r.leader_hint = 4;
+  auto rb = round_trip(r);
+  ASSERT_TRUE(rb);
+  EXPECT_EQ(rb->status, StatusCode::kNotLeader);
+  EXPECT_EQ(rb->sequence, 12u);
+  EXPECT_EQ(rb->leader_hint, 4u);
+}
+
+TEST(CatalogMessages, QueryReleaseAndUpdate) {
+  QueryRange q;
+  q.request_id = 1;
+  q.file_id = 2;
+  q.extent = Extent{3, 4};
+  auto qb = round_trip(q);
+  ASSERT_TRUE(qb);
+  EXPECT_EQ(qb->extent, q.extent);
+  QueryReply r;
+  r.request_id = 8;
+  r.pin = 0x500000001ull;
+  r.entries = {CatalogEntry{1, make_record(2, {1, 1}, 0, 10)}, CatalogEntry{2, make_record(2, {1, 2}, 5, 10)}};
+  auto rb = round_trip(r);
+  ASSERT_TRUE(rb);
+  ASSERT_EQ(rb->entries.size(), 2u);
+  EXPECT_EQ(rb->entries[1].sequence, 2u);
+  EXPECT_EQ(rb->entries[1].record, r.entries[1].record);
+  EXPECT_EQ(rb->pin, r.pin);
+  ReleasePin p;
+  p.file_id = 2;
+  p.pin = 77;
+  auto pb = round_trip(p);
+  ASSERT_TRUE(pb);
+  EXPECT_EQ(pb->pin, 77u);
+  UpdateFragment u;
+  u.file_id = 3;
+  u.record_id = {4, 5};
+  u.index = 6;
+  u.node = 7;
+  u.crc32c = 0xdeadbeef;
+  auto ub = round_trip(u);
+  ASSERT_TRUE(ub);
+  EXPECT_EQ(ub->record_id, u.record_id);
+  EXPECT_EQ(ub->crc32c, 0xdeadbeefu);
+}
+
+TEST(CatalogMessages, ReplicationAndSync) {
+  Replicate m;
+  m.shard = 3;
+  m.epoch = 4;
+  m.prev_index = 9;
+  m.prev_epoch = 2;
+  m.commit_index = 8;
+  m.entries = {log_entry(10, CatalogOp::kCommit), log_entry(11, CatalogOp::kUpdateFragment), log_entry(12, CatalogOp::kCollect)};
+  auto back = round_trip(m);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->prev_index, 9u);
+  EXPECT_EQ(back->prev_epoch, 2u);
+  EXPECT_EQ(back->commit_index, 8u);
+  ASSERT_EQ(back->entries.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) expect_same(back->entries[i], m.entries[i]);
+  ReplicateAck a;
+  a.shard = 3;
+  a.epoch = 4;
+  a.log_index = 12;
+  a.status = StatusCode::kConflict;
+  auto ab = round_trip(a);
+  ASSERT_TRUE(ab);
+  EXPECT_EQ(ab->status, StatusCode::kConflict);
+  SyncRequest s;
+  s.shard = 1;
+  s.epoch = 2;
+  s.from_index = 3;
+  auto sb = round_trip(s);
+  ASSERT_TRUE(sb);
+  EXPECT_EQ(sb->from_index, 3u);
+  SyncReply r;
+  r.shard = 1;
+  r.epoch = 2;
+  r.last_index = 20;
+  r.last_epoch = 4;
+  r.entries = {log_entry(4, CatalogOp::kCommit), log_entry(5, CatalogOp::kCollect)};
+  auto rb = round_trip(r);
+  ASSERT_TRUE(rb);
+  EXPECT_EQ(rb->last_index, 20u);
+  ASSERT_EQ(rb->entries.size(), 2u);
+  expect_same(rb->entries[0], r.entries[0]);
+}
+
+TEST(CatalogMessages, InconsistentContentIsMalformed) {
+  register_datapath_messages();
+  auto refuses = [](const Message& m, size_t byte, uint8_t value) {
+    Bytes frame = encode_frame(m);
+    frame.at(kFrameHeaderBytes + byte) = value;
+    return !decode_frame(frame).is_ok();
+  };
+  // Replicate whose entries do not follow prev_index.
+  Replicate gap;
+  gap.prev_index = 5;
+  gap.entries = {log_entry(7, CatalogOp::kCollect)};
+  EXPECT_FALSE(decode_frame(encode_frame(gap)).is_ok());
+  // A log entry with an unknown operation (byte 16 of the entry, after index and epoch).
+  Replicate one;
+  one.prev_index = 0;
+  one.entries = {log_entry(1, CatalogOp::kCollect)};
+  const size_t entry_start = 5 * 8 + 4;
+  EXPECT_TRUE(refuses(one, entry_start + 16, 9));
+  EXPECT_TRUE(refuses(one, entry_start + 17, 1));  // a kCollect that claims to carry a record
+  // A status byte beyond the enum.
+  CommitReply reply;
+  EXPECT_TRUE(refuses(reply, 8, 200));
+  // A superseded count that lies about the bytes that follow.
+  CommitRecord commit;
+  commit.record = make_record(1, {1, 1}, 0, 10);
+  Bytes frame = encode_frame(commit);
+  const size_t count_at = frame.size() - 4;
+  frame[count_at + 3] = 0x7f;
+  EXPECT_FALSE(decode_frame(frame).is_ok());
+  // A log entry with index 0, and a SyncReply whose entries run past its own last index.
+  Bytes bytes;
+  WireWriter w(bytes);
+  CatalogLogEntry zero = log_entry(1, CatalogOp::kCollect);
+  zero.log_index = 0;
+  encode_log_entry(zero, w);
+  WireReader r(bytes);
+  EXPECT_FALSE(decode_log_entry(r).is_ok());
+  SyncReply past;
+  past.last_index = 3;
+  past.entries = {log_entry(4, CatalogOp::kCollect)};
+  EXPECT_FALSE(decode_frame(encode_frame(past)).is_ok());
+}
+
+}  // namespace
+}  // namespace pbfs::datapath

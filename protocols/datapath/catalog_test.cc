@@ -1,0 +1,288 @@
+// The catalog on the simulator, one sentence of its contract per test: a group elects one primary;
+// commits get increasing per-file sequences and are on a majority's disk before the acknowledgement;
+// replicas redirect; conditional commits conflict unless their records are current; queries return
+// current overlaps in sequence order and pin them; pins hold garbage collection back, which then
+// deletes the fragments; repair moves fragments off dead nodes and rebuilds corrupt ones; the
+// deliberate bugs make the checks they target fail.
+#include "protocols/datapath/catalog.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "protocols/datapath/catalog_sim_test_util.h"
+
+namespace pbfs::datapath {
+namespace {
+
+using testing::CatalogCluster;
+using testing::make_record;
+
+constexpr NodeId kNodes = 5;
+
+NodeId other_member(CatalogCluster& cluster, NodeId primary) {
+  for (NodeId n : cluster.group()) {
+    if (n != primary) return n;
+  }
+  return kNoNode;
+}
+
+NodeId non_member(CatalogCluster& cluster) {
+  const std::vector<NodeId> group = cluster.group();
+  for (NodeId n = 0; n < kNodes; ++n) {
+    if (std::find(group.begin(), group.end(), n) == group.end()) return n;
+  }
+  return kNoNode;
+}
+
+TEST(Catalog, AGroupElectsExactlyOnePrimary) {
+  CatalogCluster cluster(kNodes);
+  const std::vector<NodeId> group = cluster.group();
+  ASSERT_EQ(group.size(), 3u);
+  const NodeId primary = cluster.wait_for_primary();
+  ASSERT_NE(primary, kNoNode);
+  EXPECT_NE(std::find(group.begin(), group.end(), primary), group.end());
+  // It stays the only one while its lease is renewed.
+  for (int i = 0; i < 50; ++i) {
+    cluster.run_for(100 * kMillisecond);
+    ASSERT_EQ(cluster.primary(), primary);
+  }
+  EXPECT_FALSE(cluster.catalog(non_member(cluster))->replicates(0));
+}
+
+TEST(Catalog, CommitsGetIncreasingSequencesAndAreOnAMajoritysDiskBeforeTheAck) {
+  CatalogCluster cluster(kNodes);
+  const NodeId primary = cluster.wait_for_primary();
+  const std::vector<NodeId> group = cluster.group();
+  int acks_checked = 0;
+  cluster.client().on_commit_reply = [&](NodeId, const CommitReply& reply) {
+    if (reply.status != StatusCode::kOk) return;
+    // At the moment of the acknowledgement, the record is in the synced log of a majority.
+    const RecordId id{1, reply.request_id};
+    int durable = 0;
+    for (NodeId n : group) {
+      const std::vector<RecordId> ids = cluster.durable_commits(n);
+      durable += std::find(ids.begin(), ids.end(), id) != ids.end() ? 1 : 0;
+    }
+    EXPECT_GE(durable, 2) << "record " << id.to_string();
+    ++acks_checked;
+  };
+  std::map<FileId, uint64_t> last_sequence;
+  for (uint64_t i = 1; i <= 20; ++i) {
+    const FileId file = 10 + i % 2;
+    // The client's request ids start at 1 and follow i, so the record id {1, i} matches request i.
+    const CommitReply reply = cluster.commit_and_wait(primary, make_record(file, {1, i}, i * 100, 100));
+    ASSERT_EQ(reply.status, StatusCode::kOk) << i;
+    EXPECT_EQ(reply.sequence, last_sequence[file] + 1);
+    last_sequence[file] = reply.sequence;
+  }
+  EXPECT_EQ(acks_checked, 20);
+  // Several commits in flight at once still get distinct, increasing sequences.
+  std::vector<uint64_t> requests;
+  for (uint64_t i = 21; i <= 40; ++i) requests.push_back(cluster.client().commit(primary, make_record(12, {1, i}, 0, 10)));
+  ASSERT_TRUE(cluster.run_until([&] { return cluster.client().commits.size() == 40; }, 5 * kSecond));
+  std::set<uint64_t> sequences;
+  for (uint64_t r : requests) {
+    ASSERT_EQ(cluster.client().commits.at(r).status, StatusCode::kOk);
+    sequences.insert(cluster.client().commits.at(r).sequence);
+  }
+  EXPECT_EQ(sequences.size(), 20u);
+  EXPECT_EQ(*sequences.begin(), 1u);
+  EXPECT_EQ(*sequences.rbegin(), 20u);
+  ASSERT_EQ(cluster.commits.size(), 40u);
+  for (const CommitRow& row : cluster.commits) EXPECT_EQ(row.kind, 1);
+  // A retried commit gets the same answer, not a second sequence.
+  cluster.client().on_commit_reply = nullptr;
+  const CommitReply again = cluster.commit_and_wait(primary, make_record(11, {1, 1}, 100, 100));
+  EXPECT_EQ(again.status, StatusCode::kOk);
+  EXPECT_EQ(again.sequence, 1u);
+  cluster.expect_replicas_agree();
+  for (NodeId n : group) EXPECT_EQ(cluster.catalog(n)->store().records(), 40u);
+}
+
+TEST(Catalog, ReplicasThatAreNotPrimaryRedirect) {
+  CatalogCluster cluster(kNodes);
+  const NodeId primary = cluster.wait_for_primary();
+  const NodeId backup = other_member(cluster, primary);
+  const CommitReply redirected = cluster.commit_and_wait(backup, make_record(1, {1, 1}, 0, 10));
+  EXPECT_EQ(redirected.status, StatusCode::kNotLeader);
+  EXPECT_EQ(redirected.leader_hint, primary);
+  const QueryReply query = cluster.query_and_wait(backup, 1, Extent{0, 10});
+  EXPECT_EQ(query.status, StatusCode::kNotLeader);
+  EXPECT_EQ(query.leader_hint, primary);
+  const CommitReply stranger = cluster.commit_and_wait(non_member(cluster), make_record(1, {1, 2}, 0, 10));
+  EXPECT_EQ(stranger.status, StatusCode::kNotLeader);
+  EXPECT_EQ(stranger.leader_hint, kNoNode);
+  EXPECT_TRUE(cluster.commits.empty());
+}
+
+TEST(Catalog, QueriesReturnCurrentOverlapsInSequenceOrder) {
+  CatalogCluster cluster(kNodes);
+  const NodeId primary = cluster.wait_for_primary();
+  ASSERT_EQ(cluster.commit_and_wait(primary, make_record(3, {1, 1}, 0, 1000)).status, StatusCode::kOk);
+  ASSERT_EQ(cluster.commit_and_wait(primary, make_record(3, {1, 2}, 500, 1000)).status, StatusCode::kOk);
+  ASSERT_EQ(cluster.commit_and_wait(primary, make_record(3, {1, 3}, 5000, 10)).status, StatusCode::kOk);
+  ASSERT_EQ(cluster.commit_and_wait(primary, make_record(4, {1, 4}, 0, 1000)).status, StatusCode::kOk);
+  const QueryReply reply = cluster.query_and_wait(primary, 3, Extent{900, 200});
+  ASSERT_EQ(reply.status, StatusCode::kOk);
+  ASSERT_EQ(reply.entries.size(), 2u);
+  EXPECT_EQ(reply.entries[0].sequence, 1u);
+  EXPECT_EQ(reply.entries[1].sequence, 2u);
+  EXPECT_EQ(reply.entries[1].record, make_record(3, {1, 2}, 500, 1000));
+  EXPECT_NE(reply.pin, 0u);
+  EXPECT_EQ(cluster.catalog(primary)->pins(0), 1u);
+  const QueryReply none = cluster.query_and_wait(primary, 3, Extent{2000, 100});
+  EXPECT_TRUE(none.entries.empty());
+  EXPECT_EQ(none.pin, 0u);  // nothing to pin
+}
+
+TEST(Catalog, ConditionalCommitsConflictUnlessEveryRecordIsCurrent) {
+  CatalogCluster cluster(kNodes);
+  const NodeId primary = cluster.wait_for_primary();
+  ASSERT_EQ(cluster.commit_and_wait(primary, make_record(5, {1, 1}, 0, 100)).status, StatusCode::kOk);
+  ASSERT_EQ(cluster.commit_and_wait(primary, make_record(5, {1, 2}, 50, 100)).status, StatusCode::kOk);
+  // A compaction of both.
+  const CommitReply compacted = cluster.commit_and_wait(primary, make_record(5, {9, 1}, 0, 150), {{1, 1}, {1, 2}});
+  ASSERT_EQ(compacted.status, StatusCode::kOk);
+  EXPECT_EQ(compacted.sequence, 3u);
+  // A second compaction that raced with it lost: its sources are no longer current.
+  EXPECT_EQ(cluster.commit_and_wait(primary, make_record(5, {9, 2}, 0, 100), {{1, 1}}).status, StatusCode::kConflict);
+  // Records that never existed, or belong to another file, are not current either.
+  EXPECT_EQ(cluster.commit_and_wait(primary, make_record(5, {9, 3}, 0, 100), {{7, 7}}).status, StatusCode::kConflict);
+  ASSERT_EQ(cluster.commit_and_wait(primary, make_record(6, {1, 3}, 0, 100)).status, StatusCode::kOk);
+  EXPECT_EQ(cluster.commit_and_wait(primary, make_record(5, {9, 4}, 0, 100), {{1, 3}}).status, StatusCode::kConflict);
+  const QueryReply reply = cluster.query_and_wait(primary, 5, Extent{0, 1000});
+  ASSERT_EQ(reply.entries.size(), 1u);
+  EXPECT_EQ(reply.entries[0].record.record_id, (RecordId{9, 1}));
+  ASSERT_EQ(cluster.commits.size(), 4u);
+  EXPECT_EQ(cluster.commits[2].kind, 2);
+  EXPECT_EQ(cluster.commits[2].superseded, 2u);
+  cluster.expect_replicas_agree();
+}
+
+// Waits out the new primary's grace period (earlier primaries' pins) so collection can start.
+void wait_for_gc(CatalogCluster& cluster) {
+  cluster.run_for(cluster.config->pin_timeout_ns + 2 * cluster.config->lease_epsilon_ns + 100 * kMillisecond);
+}
+
+size_t deletes_of(CatalogCluster& cluster, const RecordId& id) {
+  size_t n = 0;
+  for (NodeId node = 0; node < kNodes; ++node) {
+    for (const DeleteFragments& d : cluster.fragments(node).deletes) {
+      for (const auto& [record, index] : d.fragments) n += record == id ? 1 : 0;
+    }
+  }
+  return n;
+}
+
+TEST(Catalog, PinsHoldCollectionBackWhichThenDeletesTheFragments) {
+  CatalogOptions options;
+  options.gc_interval_ns = 100 * kMillisecond;
+  CatalogCluster cluster(kNodes, options, [](DataPathConfig& c) { c.pin_timeout_ns = 2 * kSecond; });
+  const NodeId primary = cluster.wait_for_primary();
+  wait_for_gc(cluster);
+  ASSERT_EQ(cluster.commit_and_wait(primary, make_record(8, {1, 1}, 0, 100)).status, StatusCode::kOk);
+  ASSERT_EQ(cluster.commit_and_wait(primary, make_record(8, {1, 2}, 1000, 100)).status, StatusCode::kOk);
+  const QueryReply first = cluster.query_and_wait(primary, 8, Extent{0, 100});  // pins {1,1}
+  const QueryReply second = cluster.query_and_wait(primary, 8, Extent{1000, 100});  // pins {1,2}
+  ASSERT_EQ(first.entries.size(), 1u);
+  ASSERT_NE(first.pin, 0u);
+  ASSERT_NE(second.pin, 0u);
+  ASSERT_EQ(cluster.commit_and_wait(primary, make_record(8, {2, 1}, 0, 2000), {{1, 1}, {1, 2}}).status, StatusCode::kOk);
+  // Readers that queried before the compaction may still fetch the old records: nothing is collected.
+  cluster.run_for(kSecond);
+  EXPECT_TRUE(cluster.collections.empty());
+  EXPECT_EQ(cluster.catalog(primary)->superseded_pending(0), 2u);
+  // Releasing the first pin is not enough (the second was taken before the compaction too)...
+  cluster.client().release(primary, 8, first.pin);
+  cluster.run_for(500 * kMillisecond);
+  EXPECT_TRUE(cluster.collections.empty());
+  EXPECT_EQ(cluster.catalog(primary)->pins(0), 1u);
+  // ...the second one lapses after the pin timeout, and then both go, with their fragments.
+  ASSERT_TRUE(cluster.run_until([&] { return cluster.collections.size() == 2; }, 3 * kSecond));
+  std::set<RecordId> collected;
+  for (const CollectionRow& row : cluster.collections) collected.insert({row.record_client, row.record_seq});
+  EXPECT_EQ(collected, (std::set<RecordId>{{1, 1}, {1, 2}}));
+  cluster.run_for(100 * kMillisecond);
+  EXPECT_EQ(deletes_of(cluster, {1, 1}), 6u);  // k + m fragments, one delete each
+  EXPECT_EQ(deletes_of(cluster, {1, 2}), 6u);
+  EXPECT_EQ(deletes_of(cluster, {2, 1}), 0u);
+  // A query after the compaction pins nothing that could be collected: the record it returns is current.
+  const QueryReply after = cluster.query_and_wait(primary, 8, Extent{0, 100});
+  ASSERT_EQ(after.entries.size(), 1u);
+  EXPECT_EQ(after.entries[0].record.record_id, (RecordId{2, 1}));
+  cluster.expect_replicas_agree();
+  for (NodeId n : cluster.group()) EXPECT_EQ(cluster.catalog(n)->store().records(), 1u);
+}
+
+TEST(Catalog, RepairMovesFragmentsOffADeadNodeAndRebuildsCorruptOnes) {
+  CatalogCluster cluster(8);
+  const NodeId primary = cluster.wait_for_primary();
+  // Fragments of the record on nodes 2..7.
+  const WriteRecord record = make_record(9, {1, 1}, 0, 100, 4, 2, 2, 8);
+  ASSERT_EQ(cluster.commit_and_wait(primary, record).status, StatusCode::kOk);
+  std::vector<bool> alive(8, true);
+  alive[4] = false;  // fragment 2 lived there
+  for (NodeId n = 0; n < 8; ++n) cluster.catalog(n)->on_membership(alive);
+  ASSERT_TRUE(cluster.run_until([&] { return cluster.catalog(primary)->repairs_pending(0) == 0; }, 2 * kSecond));
+  size_t rebuilds = 0;
+  NodeId target = kNoNode;
+  for (NodeId n = 0; n < 8; ++n) {
+    for (const RebuildFragment& r : cluster.fragments(n).rebuilds) {
+      ++rebuilds;
+      target = n;
+      EXPECT_EQ(r.index, 2u);
+      EXPECT_EQ(r.record.record_id, record.record_id);
+    }
+  }
+  ASSERT_EQ(rebuilds, 1u);
+  EXPECT_NE(target, 4u);
+  for (uint32_t i = 0; i < 6; ++i) {
+    if (i != 2) EXPECT_NE(target, record.fragments[i].node) << "the new node already held fragment " << i;
+  }
+  const QueryReply moved = cluster.query_and_wait(primary, 9, Extent{0, 100});
+  ASSERT_EQ(moved.entries.size(), 1u);
+  WriteRecord expected = record;
+  expected.fragments[2].node = target;
+  EXPECT_EQ(moved.entries[0].record, expected);
+  // A corrupt fragment on a live node is rebuilt in place (and the map does not change).
+  auto corrupt = std::make_shared<FragmentCorrupt>();
+  corrupt->file_id = 9;
+  corrupt->record_id = record.record_id;
+  corrupt->index = 5;
+  cluster.client().send(primary, corrupt);
+  ASSERT_TRUE(cluster.run_until([&] { return cluster.fragments(7).rebuilds.size() == 1; }, 2 * kSecond));
+  EXPECT_EQ(cluster.fragments(7).rebuilds[0].index, 5u);
+  cluster.expect_replicas_agree();
+  EXPECT_EQ(cluster.query_and_wait(primary, 9, Extent{0, 100}).entries.at(0).record, expected);
+}
+
+TEST(Catalog, DeliberateBugsBreakWhatTheCheckersCheck) {
+  // diverge_replica: backups apply commits with other sequences, so digests differ.
+  {
+    CatalogCluster cluster(kNodes, {}, [](DataPathConfig& c) { c.inject_bug = "diverge_replica"; });
+    const NodeId primary = cluster.wait_for_primary();
+    for (uint64_t i = 1; i <= 3; ++i) ASSERT_EQ(cluster.commit_and_wait(primary, make_record(1, {1, i}, 0, 10)).status, StatusCode::kOk);
+    cluster.run_for(500 * kMillisecond);
+    const NodeId backup = other_member(cluster, primary);
+    ASSERT_EQ(cluster.catalog(backup)->applied_index(0), cluster.catalog(primary)->applied_index(0));
+    EXPECT_NE(cluster.catalog(backup)->log_digest(0), cluster.catalog(primary)->log_digest(0));
+  }
+  // gc_current: a record that is still current gets collected.
+  {
+    CatalogOptions options;
+    options.gc_interval_ns = 100 * kMillisecond;
+    CatalogCluster cluster(kNodes, options, [](DataPathConfig& c) { c.inject_bug = "gc_current"; });
+    const NodeId primary = cluster.wait_for_primary();
+    wait_for_gc(cluster);
+    ASSERT_EQ(cluster.commit_and_wait(primary, make_record(1, {1, 1}, 0, 10)).status, StatusCode::kOk);
+    ASSERT_EQ(cluster.commit_and_wait(primary, make_record(1, {1, 2}, 100, 10)).status, StatusCode::kOk);
+    ASSERT_TRUE(cluster.run_until([&] { return !cluster.collections.empty(); }, 2 * kSecond));
+    EXPECT_EQ((RecordId{cluster.collections[0].record_client, cluster.collections[0].record_seq}), (RecordId{1, 1}));
+    EXPECT_TRUE(cluster.query_and_wait(primary, 1, Extent{0, 10}).entries.empty());  // a committed write is gone
+  }
+}
+
+}  // namespace
+}  // namespace pbfs::datapath
