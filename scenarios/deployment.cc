@@ -3,6 +3,7 @@
 
 #include <utility>
 
+#include "scenarios/deployments/datapath.h"
 #include "scenarios/deployments/echo.h"
 #include "scenarios/deployments/flease.h"
 
@@ -12,6 +13,7 @@ namespace {
 const std::vector<std::pair<std::string, DeploymentFactory>>& factories() {
   static const std::vector<std::pair<std::string, DeploymentFactory>> table = {
       {"echo", &make_echo_deployment},
+      {"pbfs", &make_datapath_deployment},
       {"flease", &make_flease_deployment},
       {"lock_service", &make_lock_service_deployment},
   };

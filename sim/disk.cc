@@ -46,13 +46,6 @@ void Disk::apply(File& file, uint64_t offset, const Payload& data, uint64_t leng
   file.size = std::max(file.size, end);
 }
 
-void Disk::recompute_used() {
-  uint64_t used = 0;
-  for (const auto& [name, file] : files_) used += file.size;
-  for (const PendingWrite& w : pending_) used += w.data.size;  // an upper bound while unsynced
-  used_bytes_ = used;
-}
-
 DiskOpId Disk::write(TimeNs submit_ns, const std::string& file, uint64_t offset, Payload data, uint64_t tag,
                      Callback done) {
   const DiskOpId id = next_op_++;
@@ -60,11 +53,11 @@ DiskOpId Disk::write(TimeNs submit_ns, const std::string& file, uint64_t offset,
   const TimeNs end = reserve(submit_ns, profile_.write_latency_ns);
   if (failed_) {
     c.status = Status(StatusCode::kIoError, "disk failed");
-  } else if (full_ || used_bytes_ + data.size > profile_.capacity_bytes) {
+  } else if (full_ || used_bytes() + data.size > profile_.capacity_bytes) {
     c.status = Status(StatusCode::kNoSpace, "disk full writing " + file);
   } else {
     // The write reaches the cache when it completes; reads issued later see it.
-    used_bytes_ += data.size;
+    queued_bytes_ += data.size;
     dirty_bytes_[file] += data.size;
     const uint64_t epoch = epoch_;
     kernel_.at(end, [this, epoch, w = PendingWrite{file, offset, std::move(data)}]() mutable {
@@ -158,13 +151,16 @@ DiskOpId Disk::sync(TimeNs submit_ns, const std::string& file, uint64_t tag, Cal
       std::vector<PendingWrite> keep;
       for (PendingWrite& w : pending_) {
         if (w.file == file) {
-          apply(files_[file], w.offset, w.data, w.data.size);
+          File& f = files_[file];
+          const uint64_t before = f.size;
+          apply(f, w.offset, w.data, w.data.size);
+          durable_bytes_ += f.size - before;
+          queued_bytes_ -= w.data.size;
         } else {
           keep.push_back(std::move(w));
         }
       }
       pending_ = std::move(keep);
-      recompute_used();
     }
     done(std::move(c));
   });
@@ -179,11 +175,19 @@ DiskOpId Disk::remove(TimeNs submit_ns, const std::string& file, uint64_t tag, C
     c.status = Status(StatusCode::kIoError, "disk failed");
   } else {
     // Removal is a metadata operation: durable once done (like unlink followed by a directory fsync).
-    const bool existed = files_.erase(file) > 0;
-    const size_t before = pending_.size();
-    std::erase_if(pending_, [&](const PendingWrite& w) { return w.file == file; });
-    if (!existed && before == pending_.size()) c.status = Status(StatusCode::kNotFound, "no file " + file);
-    recompute_used();
+    bool existed = false;
+    if (auto it = files_.find(file); it != files_.end()) {
+      durable_bytes_ -= it->second.size;
+      files_.erase(it);
+      existed = true;
+    }
+    std::erase_if(pending_, [&](const PendingWrite& w) {
+      if (w.file != file) return false;
+      queued_bytes_ -= w.data.size;
+      existed = true;
+      return true;
+    });
+    if (!existed) c.status = Status(StatusCode::kNotFound, "no file " + file);
   }
   finish_at(end, std::move(c), std::move(done));
   return id;
@@ -199,11 +203,15 @@ void Disk::crash() {
     const uint64_t sectors = w.data.size / 512;
     if (sectors == 0) continue;
     const uint64_t kept = boost::random::uniform_int_distribution<uint64_t>(0, sectors - 1)(rng()) * 512;
-    if (kept > 0) apply(files_[w.file], w.offset, w.data, kept);
+    if (kept == 0) continue;
+    File& f = files_[w.file];
+    const uint64_t before = f.size;
+    apply(f, w.offset, w.data, kept);
+    durable_bytes_ += f.size - before;
   }
   pending_.clear();
   dirty_bytes_.clear();
-  recompute_used();
+  queued_bytes_ = 0;
 }
 
 void Disk::fail() {
@@ -212,7 +220,8 @@ void Disk::fail() {
   files_.clear();
   pending_.clear();
   dirty_bytes_.clear();
-  used_bytes_ = 0;
+  durable_bytes_ = 0;
+  queued_bytes_ = 0;
 }
 
 void Disk::replace() {

@@ -40,7 +40,8 @@ class Disk {
   // Flips `count` random bits of durable data; returns how many were flipped (0 if nothing stored).
   uint32_t rot_bits(uint32_t count);
 
-  uint64_t used_bytes() const { return used_bytes_; }
+  // Durable bytes plus bytes written since their file's last sync (an upper bound until then).
+  uint64_t used_bytes() const { return durable_bytes_ + queued_bytes_; }
   TimeNs busy_ns() const { return busy_ns_; }
   bool failed() const { return failed_; }
   // Durable content of a file (test and checker access; synthetic files have no bytes).
@@ -62,7 +63,6 @@ class Disk {
   void finish_at(TimeNs time_ns, DiskCompletion completion, Callback done);
   Payload read_now(const std::string& file, uint64_t offset, uint64_t length, Status& status) const;
   static void apply(File& file, uint64_t offset, const Payload& data, uint64_t length);
-  void recompute_used();
 
   Kernel& kernel_;
   DiskProfile profile_;
@@ -74,7 +74,8 @@ class Disk {
   std::map<std::string, uint64_t> dirty_bytes_;  // bytes written (queued or cached) since the last sync
   TimeNs busy_until_ns_ = 0;
   TimeNs busy_ns_ = 0;
-  uint64_t used_bytes_ = 0;
+  uint64_t durable_bytes_ = 0;  // sum of durable file sizes
+  uint64_t queued_bytes_ = 0;   // bytes of accepted writes not yet made durable or dropped
   uint64_t next_op_ = 1;
   uint64_t epoch_ = 0;  // bumped by crash/fail: completions of older operations are abandoned
   bool full_ = false;

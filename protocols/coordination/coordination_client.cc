@@ -75,6 +75,7 @@ void CoordinationClient::connect() {
   server_epoch_ = 0;
   events_delivered_ = 0;
   connect_nonce_ = runtime_.random()() | 1;
+  connect_delay_ns_ = std::max<TimeNs>(config_.connect_retry_ns / 8, 1);
   send_connect();
 }
 
@@ -83,7 +84,10 @@ void CoordinationClient::send_connect() {
   m->nonce = connect_nonce_;
   m->timeout_ns = config_.session_timeout_ns;
   runtime_.send(config_.server, config_.server_port, std::move(m));
-  connect_timer_ = runtime_.set_timer(config_.connect_retry_ns, make_tag(kTimerConnect, 0));
+  // Quick retries first (a server that is still loading its log answers within milliseconds), then
+  // backing off to connect_retry_ns.
+  connect_timer_ = runtime_.set_timer(connect_delay_ns_, make_tag(kTimerConnect, 0));
+  connect_delay_ns_ = std::min(2 * connect_delay_ns_, config_.connect_retry_ns);
 }
 
 void CoordinationClient::close(DoneCallback done) {
@@ -227,7 +231,8 @@ void CoordinationClient::handle_connect_response(const ConnectResponse& m) {
   events_delivered_ = 0;
   silent_ns_ = 0;
   state_ = SessionState::kConnected;
-  ping_timer_ = runtime_.set_timer(timeout_ns_ / 3, make_tag(kTimerPing, 0));
+  ping_interval_ns_ = timeout_ns_ / 3;
+  ping_timer_ = runtime_.set_timer(ping_interval_ns_, make_tag(kTimerPing, 0));
   for (auto& [id, p] : pending_) send(id, p);  // requests issued before the session existed
   notify(SessionEvent::kConnected);
 }
@@ -344,13 +349,17 @@ void CoordinationClient::resend_watches() {
 void CoordinationClient::on_ping_timer() {
   if (!has_session()) return;
   const TimeNs period = timeout_ns_ / 3;
-  silent_ns_ += period;
+  silent_ns_ += ping_interval_ns_;
   auto ping = std::make_shared<Ping>();
   ping->session = session_;
   ping->server_epoch = server_epoch_;
   ping->events_acked = events_delivered_;
   runtime_.send(config_.server, config_.server_port, std::move(ping));
-  ping_timer_ = runtime_.set_timer(period, make_tag(kTimerPing, 0));
+  // Once a ping has gone unanswered, ping four times as often until the server answers (ZooKeeper's
+  // client likewise reconnects at once when its connection breaks), so that a lost message or two
+  // does not cost the session.
+  ping_interval_ns_ = silent_ns_ >= period ? std::max<TimeNs>(period / 4, 1) : period;
+  ping_timer_ = runtime_.set_timer(ping_interval_ns_, make_tag(kTimerPing, 0));
   // ZooKeeper's client gives up on a connection after 2/3 of the timeout without hearing from it.
   if (state_ == SessionState::kConnected && silent_ns_ >= 2 * period) {
     state_ = SessionState::kDisconnected;

@@ -19,11 +19,14 @@ namespace pbfs::coordination {
 struct CoordinationClientConfig {
   NodeId server = kNoNode;
   PortId server_port = kPortCoordination;
-  TimeNs session_timeout_ns = 4 * kSecond;         // asked for; the server may clamp it
+  TimeNs session_timeout_ns = 4 * kSecond;         // asked for; the server may clamp it. Pings go every
+                                                   // timeout/3 (a quarter of that while unanswered)
   TimeNs request_timeout_ns = 500 * kMillisecond;  // an unanswered request is sent again after this...
   uint32_t attempts_max = 4;                       // ...this many times in all, then fails: kConnectionLoss
-  TimeNs connect_retry_ns = 500 * kMillisecond;    // connecting retries at this pace until it succeeds
-  uint32_t requests_max = 1024;                    // outstanding requests; more fail: kTooManyRequests
+  TimeNs connect_retry_ns = 500 * kMillisecond;    // connecting retries after 1/8 of this, doubling up
+                                                   // to this, until it succeeds
+  uint32_t requests_max = 1024;                    // outstanding requests; more fail at once (the
+                                                   // callback runs before the call returns): kTooManyRequests
   bool connect_at_start = false;                   // as a stand-alone role: connect in start()
   TimeNs cpu_per_message_ns = 0;                   // modelled handling cost of every message received
 };
@@ -65,7 +68,8 @@ class CoordinationClient final : public Role {
   static bool owns_tag(uint64_t tag);
 
   // Session. connect() opens a new session (again after kExpired or kClosed; ignored while one is
-  // open or opening). close() ends it at once on the server: its ephemerals go now, not after the timeout.
+  // open or opening). close() ends it at once on the server: its ephemerals go now, not after the
+  // timeout (without an open session, close() finishes before it returns).
   void set_session_callback(SessionCallback callback) { session_callback_ = std::move(callback); }
   void connect();
   void close(DoneCallback done = nullptr);
@@ -128,8 +132,10 @@ class CoordinationClient final : public Role {
   uint64_t server_epoch_ = 0;
   uint64_t connect_nonce_ = 0;
   TimerId connect_timer_ = 0;
+  TimeNs connect_delay_ns_ = 0;   // before the next connect attempt
   TimerId ping_timer_ = 0;
-  TimeNs silent_ns_ = 0;          // time since the server was last heard, counted in ping periods
+  TimeNs ping_interval_ns_ = 0;   // of the ping timer now running
+  TimeNs silent_ns_ = 0;          // time since the server was last heard, counted in ping intervals
   uint64_t events_delivered_ = 0;  // last watch event delivered in this server epoch
   uint64_t next_request_id_ = 1;
   std::map<uint64_t, Pending> pending_;

@@ -194,7 +194,8 @@ TEST(CoordinationClient, RequestsBeforeTheSessionWaitForIt) {
     cl.create("/early", {}, 0, [&](CoordCode code, const std::string& path) { created = path; });
     cl.connect();
   });
-  c.run_for(100 * kMillisecond);
+  // The server is still loading its log when the first connect arrives; the retry gets through.
+  ASSERT_TRUE(c.run_until([&] { return !created.empty(); }, 2 * kSecond));
   EXPECT_EQ(created, "/early");
 }
 
@@ -222,13 +223,21 @@ TEST(CoordinationClient, ALossyNetworkNeitherDuplicatesWritesNorLosesEvents) {
     }
   });
   EventLog log{{}, {}, &c.world};
-  std::function<void(const WatchedEvent&)> rearm = [&](const WatchedEvent& e) {
+  // The usual pattern: report the event, then read again with a new watch (again if the read itself
+  // runs out of attempts).
+  std::function<void(const WatchedEvent&)> rearm;
+  std::function<void()> watch_flag = [&] {
+    c.client(2)->get("/flag", rearm, [&](CoordCode code, const Bytes&, const Stat&) {
+      if (code == CoordCode::kConnectionLoss) watch_flag();
+    });
+  };
+  rearm = [&](const WatchedEvent& e) {
     log.watcher()(e);
-    c.client(2)->get("/flag", rearm, nullptr);
+    watch_flag();
   };
   c.with_client(2, [&](CoordinationClient& cl) { cl.create("/flag", bytes("0"), 0, nullptr); });
   c.run_for(3 * kSecond);
-  c.with_client(2, [&](CoordinationClient& cl) { cl.get("/flag", rearm, nullptr); });
+  c.with_client(2, [&](CoordinationClient&) { watch_flag(); });
   c.run_for(3 * kSecond);
   // Each successful create made exactly one node (a retried create is answered from the server's
   // cache, not applied twice); a request that ran out of attempts may or may not have been applied.
@@ -241,12 +250,20 @@ TEST(CoordinationClient, ALossyNetworkNeitherDuplicatesWritesNorLosesEvents) {
   std::set<std::string> unique(created.begin(), created.end());
   EXPECT_EQ(unique.size(), created.size());
   ASSERT_EQ(c.client(2)->watch_count(), 1u);
-  // Changes spaced wider than a ping period: each is reported, in order, exactly once.
+  // Changes spaced wider than a ping period and the request attempts: each is reported, in order,
+  // exactly once (a lost event is sent again after the next ping).
   for (int i = 1; i <= 4; ++i) {
+    // A set that ran out of attempts is tried again; the version makes a second application
+    // impossible (kBadVersion then says the first one was applied).
     bool done = false;
-    c.with_client(1, [&](CoordinationClient& cl) {
-      cl.set("/flag", bytes(std::to_string(i)), kAnyVersion, [&](CoordCode, const Stat&) { done = true; });
-    });
+    std::function<void()> change = [&] {
+      c.client(1)->set("/flag", bytes(std::to_string(i)), i - 1, [&](CoordCode code, const Stat&) {
+        if (code == CoordCode::kConnectionLoss) return change();
+        EXPECT_TRUE(code == CoordCode::kOk || code == CoordCode::kBadVersion) << coord_code_name(code);
+        done = true;
+      });
+    };
+    c.with_client(1, [&](CoordinationClient&) { change(); });
     c.run_for(3 * kSecond);
     ASSERT_TRUE(done);
     ASSERT_EQ(log.events.size(), static_cast<size_t>(i)) << "after change " << i;

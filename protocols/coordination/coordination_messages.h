@@ -56,7 +56,9 @@ struct Stat {
 enum class Op : uint8_t { kCreate = 1, kDelete, kSetData, kGetData, kGetChildren, kExists, kCloseSession, kSetWatches };
 constexpr uint8_t kOpMax = static_cast<uint8_t>(Op::kSetWatches);
 const char* op_name(Op op);
-inline bool is_write(Op op) { return op == Op::kCreate || op == Op::kDelete || op == Op::kSetData || op == Op::kCloseSession; }
+inline bool is_write(Op op) {
+  return op == Op::kCreate || op == Op::kDelete || op == Op::kSetData || op == Op::kCloseSession;
+}
 
 // Create flags (ZooKeeper's CreateMode as bits).
 constexpr uint8_t kCreateEphemeral = 1;

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/random/mersenne_twister.hpp>
+
 namespace pbfs::coordination {
 namespace {
 
@@ -30,7 +32,9 @@ void expect_truncations_refused(const Message& m) {
     for (int i = 0; i < 4; ++i) cut[2 + i] = static_cast<uint8_t>(body >> (8 * i));
     auto decoded = decode_frame(cut);
     EXPECT_FALSE(decoded.is_ok()) << m.name() << " accepted with " << body << " body bytes";
-    if (!decoded.is_ok()) EXPECT_EQ(decoded.status().code(), StatusCode::kMalformed);
+    if (!decoded.is_ok()) {
+      EXPECT_EQ(decoded.status().code(), StatusCode::kMalformed);
+    }
   }
 }
 
@@ -222,6 +226,46 @@ TEST(CoordinationMessages, BadEnumsLyingCountsAndTrailingBytesAreMalformed) {
   frame.push_back(0);
   for (int i = 0; i < 4; ++i) frame[2 + i] = static_cast<uint8_t>((frame.size() - kFrameHeaderBytes) >> (8 * i));
   EXPECT_FALSE(decode_frame(frame).is_ok());
+}
+
+// Random corruption of valid frames: a decoder never reads out of bounds, and whatever it accepts is
+// canonical (encoding it again gives the very same bytes), so nothing is silently misread.
+TEST(CoordinationMessages, CorruptedFramesAreRefusedOrReadExactly) {
+  register_coordination_messages();
+  Request create;
+  create.op = Op::kCreate;
+  create.path = "/members/3";
+  create.data = Bytes(20, 7);
+  create.create_flags = kCreateEphemeral;
+  Response children;
+  children.op = Op::kGetChildren;
+  children.children = {"1", "2", "3"};
+  children.stat = sample_stat();
+  SetWatches watches;
+  watches.data = {{"/a", 1}};
+  watches.child = {{"/members", 2}};
+  WatchEvent event;
+  event.path = "/members";
+  const std::vector<Bytes> frames = {encode_frame(create), encode_frame(children), encode_frame(watches),
+                                     encode_frame(event)};
+  boost::random::mt19937_64 rng(12345);
+  size_t accepted = 0;
+  for (int round = 0; round < 20000; ++round) {
+    Bytes frame = frames[round % frames.size()];
+    const int flips = 1 + static_cast<int>(rng() % 3);
+    for (int i = 0; i < flips; ++i) {
+      const size_t at = kFrameHeaderBytes + rng() % (frame.size() - kFrameHeaderBytes);
+      frame[at] = static_cast<uint8_t>(rng());
+    }
+    auto decoded = decode_frame(frame);
+    if (!decoded.is_ok()) {
+      EXPECT_EQ(decoded.status().code(), StatusCode::kMalformed);
+      continue;
+    }
+    ++accepted;
+    EXPECT_EQ(encode_frame(**decoded), frame);
+  }
+  EXPECT_GT(accepted, 0u);  // corruption of plain values (ids, bytes of a string) still decodes
 }
 
 TEST(CoordinationMessages, PathRules) {

@@ -50,7 +50,9 @@ CoordinationServer::CoordinationServer(Runtime& runtime, CoordinationServerConfi
           "server configuration");
 }
 
-std::string CoordinationServer::file_name(uint32_t index) const { return config_.file_prefix + "." + std::to_string(index); }
+std::string CoordinationServer::file_name(uint32_t index) const {
+  return config_.file_prefix + "." + std::to_string(index);
+}
 
 size_t CoordinationServer::watch_count() const {
   size_t n = 0;
@@ -99,7 +101,8 @@ void CoordinationServer::on_load_chunk(const DiskCompletion& done) {
 }
 
 void CoordinationServer::finish_load() {
-  std::optional<LoadedLog> logs[2] = {load_log(load_bytes_[0], config_.limits), load_log(load_bytes_[1], config_.limits)};
+  std::optional<LoadedLog> logs[2] = {load_log(load_bytes_[0], config_.limits),
+                                      load_log(load_bytes_[1], config_.limits)};
   int best = -1;
   for (int i = 0; i < 2; ++i) {
     if (logs[i] && (best < 0 || logs[i]->generation > logs[best]->generation)) best = i;
@@ -274,7 +277,8 @@ void CoordinationServer::handle_request(const Envelope& from, const Request& m) 
     live->replies[m.request_id] = reply;
     if (live->replies.size() > config_.replies_cached_per_session) live->replies.erase(live->replies.begin());
   }
-  enqueue(reply->zxid, from.from, from.from_port, std::move(reply));
+  const Zxid needs = reply->zxid;
+  enqueue(needs, from.from, from.from_port, std::move(reply));
 }
 
 CoordCode CoordinationServer::prepare_write(SessionId session, const Request& m, Txn& txn) const {

@@ -34,11 +34,13 @@ struct Applier {
   }
   CoordCode remove(const std::string& path, int32_t version = kAnyVersion) {
     Txn txn;
-    return commit(state.prepare_delete(path, version, 0, txn), txn);
+    const CoordCode code = state.prepare_delete(path, version, 0, txn);
+    return commit(code, txn);
   }
   CoordCode set(const std::string& path, const std::string& data, int32_t version = kAnyVersion) {
     Txn txn;
-    return commit(state.prepare_set(path, bytes(data), version, 0, txn), txn);
+    const CoordCode code = state.prepare_set(path, bytes(data), version, 0, txn);
+    return commit(code, txn);
   }
   SessionId open(SessionId id, TimeNs timeout_ns = kSecond) {
     Txn txn;
@@ -49,7 +51,8 @@ struct Applier {
   }
   CoordCode close(SessionId id) {
     Txn txn;
-    return commit(state.prepare_close_session(id, txn), txn);
+    const CoordCode code = state.prepare_close_session(id, txn);
+    return commit(code, txn);
   }
 };
 

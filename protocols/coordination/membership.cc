@@ -68,7 +68,9 @@ bool Membership::owns_tag(uint64_t tag) {
   return CoordinationClient::owns_tag(tag) || (tag & kTagMarkerMask) == kTagRetry;
 }
 
-std::string Membership::member_path(NodeId node) const { return child_path(config_.members_path, std::to_string(node)); }
+std::string Membership::member_path(NodeId node) const {
+  return child_path(config_.members_path, std::to_string(node));
+}
 
 template <typename F>
 auto Membership::current(F f) {
@@ -262,7 +264,9 @@ void Membership::update_view(const std::vector<std::string>& names) {
       }
     }
   }
-  for (NodeId id : change.joined) read_member_info(id);
+  if (config_.read_member_info) {
+    for (NodeId id : change.joined) read_member_info(id);
+  }
   if (alive_listener_) alive_listener_(alive_, change);
 }
 
@@ -284,7 +288,7 @@ void Membership::read_config() {
     need_config_ = true;
     pump();
   });
-  client_.get(config_.config_path, on_change, current([this, on_change](CoordCode code, const Bytes& data, const Stat&) {
+  auto on_read = [this, on_change](CoordCode code, const Bytes& data, const Stat&) {
     if (code == CoordCode::kOk) {
       busy_config_ = false;
       if (config_listener_) config_listener_(data);
@@ -308,7 +312,8 @@ void Membership::read_config() {
         retry_later();
       }
     }));
-  }));
+  };
+  client_.get(config_.config_path, on_change, current(on_read));
 }
 
 void Membership::write_config(Bytes config, DoneCallback done) {
@@ -316,18 +321,19 @@ void Membership::write_config(Bytes config, DoneCallback done) {
 }
 
 void Membership::write_config_attempt(std::shared_ptr<Bytes> config, DoneCallback done, uint32_t attempts_left) {
-  client_.set(config_.config_path, *config, kAnyVersion, [this, config, done, attempts_left](CoordCode code, const Stat&) {
+  auto created = [this, config, done, attempts_left](CoordCode code, const std::string&) {
+    if (code == CoordCode::kNodeExists && attempts_left > 1) {
+      write_config_attempt(config, done, attempts_left - 1);  // created by someone else meanwhile: set it
+      return;
+    }
+    if (done) done(code);
+  };
+  client_.set(config_.config_path, *config, kAnyVersion, [this, config, done, created](CoordCode code, const Stat&) {
     if (code != CoordCode::kNoNode) {
       if (done) done(code);
       return;
     }
-    client_.create(config_.config_path, *config, 0, [this, config, done, attempts_left](CoordCode code, const std::string&) {
-      if (code == CoordCode::kNodeExists && attempts_left > 1) {
-        write_config_attempt(config, done, attempts_left - 1);  // created by someone else meanwhile: set it
-        return;
-      }
-      if (done) done(code);
-    });
+    client_.create(config_.config_path, *config, 0, created);
   });
 }
 

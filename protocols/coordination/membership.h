@@ -39,6 +39,9 @@ struct MembershipConfig {
   std::string members_path = "/members";
   std::string config_path = "/config";
   bool watch_config = false;       // read "/config" and call the config listener at every change
+  // Read each new member's entry into members(): one request per member joining, per observer (so
+  // n^2 at the start of an n-node cluster). Off when the nodes' places are known from the config.
+  bool read_member_info = false;
   TimeNs retry_ns = 500 * kMillisecond;  // a request that failed for want of an answer is retried after this
   bool trace = true;               // membership_changes rows
 };
@@ -84,7 +87,7 @@ class Membership {
   bool view_known() const { return view_known_; }  // the member list was read at least once
   bool registered() const { return registered_; }  // this node's entry exists under its session
   uint64_t view_changes() const { return view_changes_; }
-  // Rack, site and weight of the alive members whose entry was read.
+  // Rack, site and weight of the alive members whose entry was read (with read_member_info).
   const std::map<NodeId, MemberInfo>& members() const { return members_; }
   CoordinationClient& client() { return client_; }
   std::string member_path(NodeId node) const;

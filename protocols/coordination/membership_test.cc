@@ -26,12 +26,16 @@ struct Observed {
   std::vector<MembershipRow> rows;
 };
 
-void boot(Cluster& c, Observed& seen) {
+void boot(Cluster& c, Observed& seen, bool read_member_info = false) {
   c.world.observe_table(membership_schema().name, [&](const void* row) {
     seen.rows.push_back(*static_cast<const MembershipRow*>(row));
   });
   c.add_server();
-  for (NodeId n = 1; n < kNodes; ++n) c.add_member(n, c.member_config(n));
+  for (NodeId n = 1; n < kNodes; ++n) {
+    MembershipConfig config = c.member_config(n);
+    config.read_member_info = read_member_info;
+    c.add_member(n, config);
+  }
 }
 
 bool all_see(Cluster& c, const std::vector<bool>& expected, std::initializer_list<NodeId> observers) {
@@ -54,8 +58,9 @@ std::vector<TimeNs> learnt(const Observed& seen, NodeId member, bool joined, Tim
 TEST(Membership, EveryoneSeesJoinsAtOnceAndACrashAfterTheSessionTimeout) {
   Cluster c(kNodes);
   Observed seen;
-  boot(c, seen);
-  ASSERT_TRUE(c.run_until([&] { return all_see(c, alive_set({1, 2, 3, 4, 5}), {1, 2, 3, 4, 5}); }, 200 * kMillisecond));
+  boot(c, seen, /*read_member_info=*/true);
+  // The first connects reach a server still loading its log; the quick retries make it in time.
+  ASSERT_TRUE(c.run_until([&] { return all_see(c, alive_set({1, 2, 3, 4, 5}), {1, 2, 3, 4, 5}); }, 100 * kMillisecond));
   for (NodeId n = 1; n < kNodes; ++n) EXPECT_TRUE(c.member(n)->registered()) << n;
   // Rack, site and weight come with the entries.
   ASSERT_TRUE(c.run_until([&] { return c.member(1)->members().size() == 5; }, 100 * kMillisecond));
@@ -73,6 +78,7 @@ TEST(Membership, EveryoneSeesJoinsAtOnceAndACrashAfterTheSessionTimeout) {
     EXPECT_LE(t - crash_at, c.session_timeout_ns + 2 * c.server_config.tick_ns + 10 * kMillisecond);
   }
   EXPECT_FALSE(c.member(1)->members().contains(3));
+  EXPECT_TRUE(c.member(2)->members().contains(4));
 
   // Back after its entry expired: it joins as soon as it has a session.
   const TimeNs restart_at = c.world.now_ns();
@@ -85,7 +91,8 @@ TEST(Membership, APlannedLeaveIsSeenAtOnce) {
   Cluster c(kNodes);
   Observed seen;
   boot(c, seen);
-  ASSERT_TRUE(c.run_until([&] { return all_see(c, alive_set({1, 2, 3, 4, 5}), {1, 2, 3, 4, 5}); }, 200 * kMillisecond));
+  ASSERT_TRUE(c.run_until([&] { return all_see(c, alive_set({1, 2, 3, 4, 5}), {1, 2, 3, 4, 5}); }, kSecond));
+  EXPECT_TRUE(c.member(1)->members().empty());  // entries are not read unless asked for
   std::vector<std::pair<std::vector<bool>, MembershipChange>> calls;
   c.member(1)->set_alive_listener([&](const std::vector<bool>& alive, const MembershipChange& change) {
     calls.emplace_back(alive, change);
@@ -109,7 +116,7 @@ TEST(Membership, ANodeBackBeforeItsOldEntryExpiredRegistersOnceItGoes) {
   Cluster c(kNodes);
   Observed seen;
   boot(c, seen);
-  ASSERT_TRUE(c.run_until([&] { return all_see(c, alive_set({1, 2, 3, 4, 5}), {1, 2, 3, 4, 5}); }, 200 * kMillisecond));
+  ASSERT_TRUE(c.run_until([&] { return all_see(c, alive_set({1, 2, 3, 4, 5}), {1, 2, 3, 4, 5}); }, kSecond));
   const TimeNs crash_at = c.world.now_ns();
   c.world.crash(2);
   c.run_for(100 * kMillisecond);
@@ -122,9 +129,9 @@ TEST(Membership, ANodeBackBeforeItsOldEntryExpiredRegistersOnceItGoes) {
   EXPECT_GE(c.world.now_ns() - crash_at, c.session_timeout_ns * 2 / 3 - c.server_config.tick_ns);
   c.run_for(50 * kMillisecond);
   EXPECT_TRUE(all_see(c, alive_set({1, 2, 3, 4, 5}), {1, 2, 3, 4, 5}));
-  // Every observer's rows about node 2 alternate join, leave, join... (a re-read after a watch may
-  // fold a leave and the next join into no change at all, as with ZooKeeper).
-  for (NodeId observer = 1; observer < kNodes; ++observer) {
+  // Every other observer's rows about node 2 alternate join, leave, join... (a re-read after a watch
+  // may fold a leave and the next join into no change at all, as with ZooKeeper).
+  for (NodeId observer : {1, 3, 4, 5}) {
     int last = -1;
     for (const MembershipRow& r : seen.rows) {
       if (r.observer != observer || r.member != 2) continue;
@@ -139,7 +146,7 @@ TEST(Membership, AServerRestartWithinTheTimeoutChangesNobodysView) {
   Cluster c(kNodes);
   Observed seen;
   boot(c, seen);
-  ASSERT_TRUE(c.run_until([&] { return all_see(c, alive_set({1, 2, 3, 4, 5}), {1, 2, 3, 4, 5}); }, 200 * kMillisecond));
+  ASSERT_TRUE(c.run_until([&] { return all_see(c, alive_set({1, 2, 3, 4, 5}), {1, 2, 3, 4, 5}); }, kSecond));
   const size_t rows = seen.rows.size();
   c.world.crash(kServerNode);
   c.run_for(c.session_timeout_ns / 2);
@@ -156,7 +163,7 @@ TEST(Membership, AnIsolatedNodeIsDroppedAndRejoinsWithANewSession) {
   Cluster c(kNodes);
   Observed seen;
   boot(c, seen);
-  ASSERT_TRUE(c.run_until([&] { return all_see(c, alive_set({1, 2, 3, 4, 5}), {1, 2, 3, 4, 5}); }, 200 * kMillisecond));
+  ASSERT_TRUE(c.run_until([&] { return all_see(c, alive_set({1, 2, 3, 4, 5}), {1, 2, 3, 4, 5}); }, kSecond));
   const SessionId old_session = c.member(5)->client().session_id();
   testing::schedule(c.world, FaultKind::kIsolate, 0, 2 * c.session_timeout_ns, {5});
   ASSERT_TRUE(c.run_until([&] { return all_see(c, alive_set({1, 2, 3, 4}), {1, 2, 3, 4}); }, 2 * c.session_timeout_ns));
@@ -167,7 +174,6 @@ TEST(Membership, AnIsolatedNodeIsDroppedAndRejoinsWithANewSession) {
 
 TEST(Membership, TheConfigIsReadAndWatched) {
   Cluster c(kNodes);
-  Observed seen;
   c.add_server();
   std::vector<std::string> got;
   for (NodeId n = 1; n < kNodes; ++n) {
@@ -176,7 +182,7 @@ TEST(Membership, TheConfigIsReadAndWatched) {
     config.register_self = n != 5;  // node 5 only watches
     c.add_member(n, config);
   }
-  c.run_for(100 * kMillisecond);
+  c.run_for(kSecond);  // the members connect once the server has loaded its log
   c.member(4)->set_config_listener([&](const Bytes& b) { got.emplace_back(b.begin(), b.end()); });
   EXPECT_TRUE(all_see(c, alive_set({1, 2, 3, 4}), {1, 2, 3, 4, 5}));
   EXPECT_FALSE(c.member(5)->registered());
@@ -187,7 +193,9 @@ TEST(Membership, TheConfigIsReadAndWatched) {
   c.with_member(2, [&](Membership& m) { m.write_config(Bytes{'v', '2'}, nullptr); });
   c.run_for(50 * kMillisecond);
   EXPECT_EQ(got, (std::vector<std::string>{"v1", "v2"}));
-  EXPECT_EQ(c.server()->state().find("/config")->data, (Bytes{'v', '2'}));
+  const Znode* config = c.server()->state().find("/config");
+  ASSERT_NE(config, nullptr);
+  EXPECT_EQ(config->data, (Bytes{'v', '2'}));
 }
 
 TEST(Membership, PlacementNodesFollowTheView) {
@@ -207,7 +215,7 @@ std::vector<MembershipRow> churn_run(uint64_t seed) {
   Cluster c(kNodes, seed);
   Observed seen;
   boot(c, seen);
-  c.run_for(100 * kMillisecond);
+  c.run_for(kSecond);
   testing::schedule(c.world, FaultKind::kCrash, 0, 3 * kSecond, {2});
   testing::schedule(c.world, FaultKind::kIsolate, 500 * kMillisecond, 4 * kSecond, {4});
   FaultSpec drop;

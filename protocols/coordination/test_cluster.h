@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 
 #include "protocols/coordination/coordination_client.h"
@@ -24,8 +25,12 @@ inline Scenario cluster_scenario(uint32_t nodes, uint64_t seed) {
 }
 
 struct Cluster {
-  explicit Cluster(uint32_t nodes, uint64_t seed = 1)
-      : world(cluster_scenario(nodes, seed), nullptr), world_node_count(nodes) {}
+  explicit Cluster(uint32_t nodes, uint64_t seed = 1, const std::function<void(Scenario&)>& tweak = {})
+      : world(tweaked(cluster_scenario(nodes, seed), tweak), nullptr), world_node_count(nodes) {}
+  static Scenario tweaked(Scenario s, const std::function<void(Scenario&)>& tweak) {
+    if (tweak) tweak(s);
+    return s;
+  }
 
   void add_server() {
     world.add_role(kServerNode, kPortCoordination,

@@ -29,6 +29,9 @@ void require(bool condition, const char* what) {
 }
 
 constexpr uint64_t kNotCut = ~uint64_t{0};
+// The epoch of an entry before the in-memory tail (sent with catch-up from disk): the backup cannot
+// check it, and answers with its applied index, from where everything is known to match.
+constexpr uint64_t kUnknownEpoch = ~uint64_t{0};
 
 }  // namespace
 
@@ -244,9 +247,13 @@ void Catalog::on_replicate(const Envelope& from, const Replicate& m) {
   // Log matching: the entry before the new ones must be the primary's. Applied entries always are.
   if (m.prev_index > s.last_index) return send_ack(s, from.from, StatusCode::kConflict, s.last_index);
   if (m.prev_index > s.applied_index) {
-    const std::optional<uint64_t> have = epoch_at(s, m.prev_index);
-    if (!have || *have != m.prev_epoch) {
-      return send_ack(s, from.from, StatusCode::kConflict, std::max(s.applied_index, m.prev_index - 1));
+    const uint64_t have = *epoch_at(s, m.prev_index);  // everything past the applied index is in memory
+    if (have != m.prev_epoch) {
+      // Skip back over the whole run of our conflicting epoch at once (never below what we applied).
+      uint64_t start = m.prev_index;
+      while (start > s.applied_index + 1 && epoch_at(s, start - 1) == have) --start;
+      const uint64_t hint = m.prev_epoch == kUnknownEpoch ? s.applied_index : start - 1;
+      return send_ack(s, from.from, StatusCode::kConflict, hint);
     }
   }
   const uint64_t last_before = s.last_index;
@@ -555,9 +562,7 @@ void Catalog::read_entries(Shard& s, uint64_t first, uint64_t last, NodeId to, b
   op.kind = DiskKind::kCatchupRead;
   op.shard = s.id;
   op.first = first;
-  // A Replicate also needs the epoch of the entry before the first one.
-  const uint64_t read_first = for_sync || first == 1 ? first : first - 1;
-  const LogOffsets::ReadPlan plan = s.offsets.plan(read_first, last);
+  const LogOffsets::ReadPlan plan = s.offsets.plan(first, last);
   op.last = plan.last;
   op.read_offset = plan.offset;
   op.to = to;
@@ -579,14 +584,12 @@ void Catalog::on_catchup_read(Shard& s, const DiskOp& op, const DiskCompletion& 
     return;
   }
   std::vector<CatalogLogEntry> got;
-  uint64_t prev_epoch = 0;
   if (done.status.is_ok() && done.data.is_real()) {
     LogFrameReader reader = LogFrameReader::from_offset(op.read_offset);
     reader.feed(*done.data.bytes);
     CatalogLogEntry e;
     uint64_t hint = 0, offset = 0;
     while (reader.next(e, hint, offset) == LogFrameReader::Next::kEntry && e.log_index <= op.last) {
-      if (e.log_index + 1 == op.first) prev_epoch = e.epoch;
       if (e.log_index < op.first) continue;
       if (e.log_index != op.first + got.size()) break;  // not the sequence the plan promised
       got.push_back(std::move(e));
@@ -611,7 +614,7 @@ void Catalog::on_catchup_read(Shard& s, const DiskOp& op, const DiskCompletion& 
   m->shard = s.id;
   m->epoch = s.epoch;
   m->prev_index = op.first - 1;
-  m->prev_epoch = prev_epoch;
+  m->prev_epoch = epoch_at(s, op.first - 1).value_or(kUnknownEpoch);
   m->commit_index = s.commit_index;
   peer->next_index = got.back().log_index + 1;
   peer->commit_sent = s.commit_index;

@@ -95,11 +95,12 @@ class FakeFragmentServer final : public Role {
 // group, for the test client: crashing catalog nodes never takes the client down.
 struct CatalogCluster {
   explicit CatalogCluster(uint32_t nodes, CatalogOptions options = {},
-                          const std::function<void(DataPathConfig&)>& tweak = {}, uint64_t seed = 1) {
+                          const std::function<void(DataPathConfig&)>& tweak = {}, uint64_t seed = 1,
+                          TimeNs duration_ns = 3600 * kSecond) {
     register_datapath_messages();
     client_node = nodes;
     scenario = sim::testing::small_scenario(1, nodes + 1, 1, seed);
-    scenario.duration_ns = 3600 * kSecond;
+    scenario.duration_ns = duration_ns;  // World::run() only: tests step the kernel themselves
     auto c = std::make_shared<DataPathConfig>();
     c->catalog_replicas = 3;
     c->shards = 1;
@@ -128,6 +129,28 @@ struct CatalogCluster {
     world->add_role(client_node, kPortClient, [](Runtime& rt) { return std::make_unique<TestClient>(rt); });
   }
 
+  // Client requests and membership changes run as handlers of their roles (effects start now).
+  uint64_t commit(NodeId to, const WriteRecord& record, std::vector<RecordId> supersedes = {}) {
+    uint64_t id = 0;
+    world->with_role(client_node, kPortClient, [&](Role& r) { id = static_cast<TestClient&>(r).commit(to, record, supersedes); });
+    return id;
+  }
+  uint64_t query(NodeId to, FileId file, Extent extent) {
+    uint64_t id = 0;
+    world->with_role(client_node, kPortClient, [&](Role& r) { id = static_cast<TestClient&>(r).query(to, file, extent); });
+    return id;
+  }
+  void release(NodeId to, FileId file, uint64_t pin) {
+    world->with_role(client_node, kPortClient, [&](Role& r) { static_cast<TestClient&>(r).release(to, file, pin); });
+  }
+  void send(NodeId to, std::shared_ptr<const Message> m) {
+    world->with_role(client_node, kPortClient, [&](Role& r) { static_cast<TestClient&>(r).send(to, m); });
+  }
+  void membership(const std::vector<bool>& alive) {
+    for (NodeId n = 0; n < client_node; ++n) {
+      world->with_role(n, kPortCatalog, [&](Role& r) { static_cast<Catalog&>(r).on_membership(alive); });
+    }
+  }
   Catalog* catalog(NodeId n) { return static_cast<Catalog*>(world->role(n, kPortCatalog)); }
   FakeFragmentServer& fragments(NodeId n) { return *static_cast<FakeFragmentServer*>(world->role(n, kPortFragmentServer)); }
   TestClient& client() { return *static_cast<TestClient*>(world->role(client_node, kPortClient)); }
@@ -163,7 +186,7 @@ struct CatalogCluster {
   // Commits and waits for the reply; returns it (status kUnavailable if none came).
   CommitReply commit_and_wait(NodeId to, const WriteRecord& record, std::vector<RecordId> supersedes = {},
                               TimeNs limit_ns = 5 * kSecond) {
-    const uint64_t id = client().commit(to, record, std::move(supersedes));
+    const uint64_t id = commit(to, record, std::move(supersedes));
     run_until([&] { return client().commits.count(id) != 0; }, limit_ns, kMillisecond);
     if (client().commits.count(id) == 0) {
       CommitReply none;
@@ -173,7 +196,7 @@ struct CatalogCluster {
     return client().commits.at(id);
   }
   QueryReply query_and_wait(NodeId to, FileId file, Extent extent, TimeNs limit_ns = 5 * kSecond) {
-    const uint64_t id = client().query(to, file, extent);
+    const uint64_t id = query(to, file, extent);
     run_until([&] { return client().queries.count(id) != 0; }, limit_ns, kMillisecond);
     if (client().queries.count(id) == 0) {
       QueryReply none;
@@ -196,6 +219,21 @@ struct CatalogCluster {
     }
     return out;
   }
+  std::string describe(uint64_t shard = 0) {
+    std::string out;
+    for (NodeId n : group(shard)) {
+      out += "\n  node " + std::to_string(n);
+      if (!world->node_up(n)) {
+        out += " down";
+        continue;
+      }
+      Catalog* c = catalog(n);
+      out += (c->serving(shard) ? " serving" : "") + std::string(c->recovered(shard) ? "" : " recovering") +
+             " epoch " + std::to_string(c->epoch(shard)) + " applied " + std::to_string(c->applied_index(shard)) +
+             " commit " + std::to_string(c->commit_index(shard)) + " last " + std::to_string(c->last_index(shard));
+    }
+    return out;
+  }
   // Every live replica of the shard at the same applied index with the same digest.
   void expect_replicas_agree(uint64_t shard = 0) {
     std::vector<NodeId> members = group(shard);
@@ -210,7 +248,7 @@ struct CatalogCluster {
           return true;
         },
         5 * kSecond))
-        << "replicas did not reach the same applied index";
+        << "replicas did not reach the same applied index: " << describe(shard);
     std::optional<uint64_t> digest;
     for (NodeId n : members) {
       if (!world->node_up(n)) continue;

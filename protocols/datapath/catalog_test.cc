@@ -80,7 +80,7 @@ TEST(Catalog, CommitsGetIncreasingSequencesAndAreOnAMajoritysDiskBeforeTheAck) {
   EXPECT_EQ(acks_checked, 20);
   // Several commits in flight at once still get distinct, increasing sequences.
   std::vector<uint64_t> requests;
-  for (uint64_t i = 21; i <= 40; ++i) requests.push_back(cluster.client().commit(primary, make_record(12, {1, i}, 0, 10)));
+  for (uint64_t i = 21; i <= 40; ++i) requests.push_back(cluster.commit(primary, make_record(12, {1, i}, 0, 10)));
   ASSERT_TRUE(cluster.run_until([&] { return cluster.client().commits.size() == 40; }, 5 * kSecond));
   std::set<uint64_t> sequences;
   for (uint64_t r : requests) {
@@ -168,7 +168,7 @@ void wait_for_gc(CatalogCluster& cluster) {
 
 size_t deletes_of(CatalogCluster& cluster, const RecordId& id) {
   size_t n = 0;
-  for (NodeId node = 0; node < kNodes; ++node) {
+  for (NodeId node = 0; node <= cluster.client_node; ++node) {
     for (const DeleteFragments& d : cluster.fragments(node).deletes) {
       for (const auto& [record, index] : d.fragments) n += record == id ? 1 : 0;
     }
@@ -195,7 +195,7 @@ TEST(Catalog, PinsHoldCollectionBackWhichThenDeletesTheFragments) {
   EXPECT_TRUE(cluster.collections.empty());
   EXPECT_EQ(cluster.catalog(primary)->superseded_pending(0), 2u);
   // Releasing the first pin is not enough (the second was taken before the compaction too)...
-  cluster.client().release(primary, 8, first.pin);
+  cluster.release(primary, 8, first.pin);
   cluster.run_for(500 * kMillisecond);
   EXPECT_TRUE(cluster.collections.empty());
   EXPECT_EQ(cluster.catalog(primary)->pins(0), 1u);
@@ -224,7 +224,7 @@ TEST(Catalog, RepairMovesFragmentsOffADeadNodeAndRebuildsCorruptOnes) {
   ASSERT_EQ(cluster.commit_and_wait(primary, record).status, StatusCode::kOk);
   std::vector<bool> alive(8, true);
   alive[4] = false;  // fragment 2 lived there
-  for (NodeId n = 0; n < 8; ++n) cluster.catalog(n)->on_membership(alive);
+  cluster.membership(alive);
   ASSERT_TRUE(cluster.run_until([&] { return cluster.catalog(primary)->repairs_pending(0) == 0; }, 2 * kSecond));
   size_t rebuilds = 0;
   NodeId target = kNoNode;
@@ -239,7 +239,8 @@ TEST(Catalog, RepairMovesFragmentsOffADeadNodeAndRebuildsCorruptOnes) {
   ASSERT_EQ(rebuilds, 1u);
   EXPECT_NE(target, 4u);
   for (uint32_t i = 0; i < 6; ++i) {
-    if (i != 2) EXPECT_NE(target, record.fragments[i].node) << "the new node already held fragment " << i;
+    if (i == 2) continue;
+    EXPECT_NE(target, record.fragments[i].node) << "the new node already held fragment " << i;
   }
   const QueryReply moved = cluster.query_and_wait(primary, 9, Extent{0, 100});
   ASSERT_EQ(moved.entries.size(), 1u);
@@ -251,7 +252,7 @@ TEST(Catalog, RepairMovesFragmentsOffADeadNodeAndRebuildsCorruptOnes) {
   corrupt->file_id = 9;
   corrupt->record_id = record.record_id;
   corrupt->index = 5;
-  cluster.client().send(primary, corrupt);
+  cluster.send(primary, corrupt);
   ASSERT_TRUE(cluster.run_until([&] { return cluster.fragments(7).rebuilds.size() == 1; }, 2 * kSecond));
   EXPECT_EQ(cluster.fragments(7).rebuilds[0].index, 5u);
   cluster.expect_replicas_agree();

@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 
+#include "protocols/datapath/catalog.h"
 #include "protocols/datapath/fragment_server.h"
 #include "protocols/datapath/provenance.h"
 #include "sim/disk.h"
@@ -156,6 +157,8 @@ struct Cluster {
   std::vector<OperationResult> compactions;
   std::vector<OperationRow> rows;
   uint32_t primary_rank = 0;
+  bool real_catalog = false;  // the replicated Catalog role instead of the test catalog
+  std::vector<uint32_t> boots;
   ClientOptions client_options;
 
   explicit Cluster(bool real, std::function<void(DataPathConfig&)> tune = nullptr) {
@@ -177,10 +180,19 @@ struct Cluster {
   // Installs the roles; call after tuning config / primary_rank / client_options.
   void install() {
     std::shared_ptr<const DataPathConfig> shared = config;
+    boots.assign(world->node_count(), 0);
     for (NodeId n = 0; n < world->node_count(); ++n) {
       world->add_role(n, kPortFragmentServer, [shared](Runtime& rt) { return std::make_unique<FragmentServer>(rt, shared); });
       const uint32_t rank = primary_rank;
-      world->add_role(n, kPortCatalog, [shared, rank](Runtime& rt) { return std::make_unique<TestCatalog>(rt, shared, rank); });
+      if (real_catalog) {
+        world->add_role(n, kPortCatalog, [this, shared, n](Runtime& rt) {
+          CatalogOptions options;
+          options.first_boot = boots[n]++ == 0;
+          return std::make_unique<Catalog>(rt, shared, options);
+        });
+      } else {
+        world->add_role(n, kPortCatalog, [shared, rank](Runtime& rt) { return std::make_unique<TestCatalog>(rt, shared, rank); });
+      }
     }
     const ClientOptions options = client_options;
     world->add_role(kClientNode, kPortClient, [this, shared, options](Runtime& rt) {
@@ -359,40 +371,53 @@ TEST(Client, FragmentsGoToDistinctNodesAndRacks) {
   }
 }
 
-// Crashes the nodes holding the given fragments of the first record, then reads it.
-void degraded_read(bool real, std::vector<uint32_t> lost, StatusCode expected) {
+// Takes away `lost` fragments of a freshly written record (data fragments first, never on the client's
+// node or the test catalog's primary), by crashing their nodes or failing their disks, then reads it.
+void degraded_read(bool real, uint32_t lost, bool crash, StatusCode expected) {
   Cluster c(real);
   c.install();
   RecordId written;
+  std::vector<uint32_t> taken;
   c.at(kMillisecond, [&](Client& client) {
     client.write(kFile, 0, 40000, [&](const OperationResult& r) {
       c.results.push_back(r);
       written = r.record;
       const CatalogEntry* e = c.entry(r.record);
-      for (uint32_t i : lost) c.world->kernel().after(kMillisecond, [&c, node = e->record.fragments[i].node] { c.world->crash(node); });
+      const NodeId primary = c.catalog(0).primary(kFile);
+      for (uint32_t i = 0; i < e->record.fragments.size() && taken.size() < lost; ++i) {
+        const NodeId node = e->record.fragments[i].node;
+        if (node == kClientNode || node == primary) continue;
+        taken.push_back(i);
+        if (crash) c.world->kernel().after(kMillisecond, [&c, node] { c.world->crash(node); });
+        else c.world->disk(node).fail();
+      }
     });
   });
   c.at(100 * kMillisecond, [&](Client& client) { client.read(kFile, 0, 40000, c.keep()); });
   const sim::RunSummary summary = c.world->run();
+  ASSERT_EQ(taken.size(), lost);
+  ASSERT_LT(taken.front(), 4u) << "no data fragment was lost: the read would not be degraded";
   ASSERT_EQ(c.results.size(), 2u);
   ASSERT_EQ(c.results[0].status, StatusCode::kOk);
-  EXPECT_EQ(c.results[1].status, expected) << lost.size() << " fragments lost";
+  EXPECT_EQ(c.results[1].status, expected) << lost << " fragments lost";
   if (expected != StatusCode::kOk) return;
   EXPECT_EQ(c.results[1].pieces, (std::vector<ReadPiece>{{0, 40000, written}}));
-  if (real) EXPECT_EQ(c.results[1].data, expected_bytes(c.results[1].pieces, 0, 40000));
+  if (real) {
+    EXPECT_EQ(c.results[1].data, expected_bytes(c.results[1].pieces, 0, 40000));
+  }
   EXPECT_GE(counter(summary, "datapath.read_fallback"), 1u);
   EXPECT_GE(counter(summary, "datapath.read_degraded"), 1u);
 }
 
 TEST(Client, ADegradedReadSurvivesMLostFragments) {
-  degraded_read(true, {0, 1}, StatusCode::kOk);       // two data fragments: both rebuilt
-  degraded_read(true, {2, 5}, StatusCode::kOk);       // a data and a parity fragment
-  degraded_read(false, {0, 3}, StatusCode::kOk);
+  degraded_read(true, 2, /*crash=*/true, StatusCode::kOk);    // requests time out
+  degraded_read(true, 2, /*crash=*/false, StatusCode::kOk);   // servers answer kIoError at once
+  degraded_read(false, 2, /*crash=*/true, StatusCode::kOk);
 }
 
 TEST(Client, AReadWithMPlusOneLostFragmentsFailsCleanly) {
-  degraded_read(true, {0, 1, 4}, StatusCode::kUnavailable);
-  degraded_read(false, {1, 2, 3}, StatusCode::kUnavailable);
+  degraded_read(true, 3, /*crash=*/true, StatusCode::kUnavailable);
+  degraded_read(false, 3, /*crash=*/false, StatusCode::kUnavailable);
 }
 
 TEST(Client, ACorruptFragmentIsDetectedAndTheReadSucceedsFromOthers) {
@@ -600,6 +625,145 @@ TEST(Client, InvalidRequestsFailWithoutReenteringTheCaller) {
   c.world->run();
   ASSERT_EQ(c.results.size(), 1u);
   EXPECT_EQ(c.results[0].status, StatusCode::kInvalidArgument);
+}
+
+
+// ---- end to end: the replicated Catalog role, fragment servers and the client together ----
+
+struct EndToEnd : Cluster {
+  std::vector<CommitRow> commits;
+  std::vector<CollectionRow> collections;
+
+  explicit EndToEnd(bool real, std::function<void(DataPathConfig&)> tune = nullptr)
+      : Cluster(real, [&](DataPathConfig& d) {
+          d.lease_ns = 2 * kSecond;
+          d.lease_epsilon_ns = 100 * kMillisecond;
+          d.request_timeout_ns = 300 * kMillisecond;
+          d.retries_max = 20;
+          d.pin_timeout_ns = 2 * kSecond;  // a new primary waits this long before its first collection
+          if (tune) tune(d);
+        }) {
+    real_catalog = true;
+    world->observe_table(commit_schema().name, [this](const void* row) { commits.push_back(*static_cast<const CommitRow*>(row)); });
+    world->observe_table(collection_schema().name,
+                         [this](const void* row) { collections.push_back(*static_cast<const CollectionRow*>(row)); });
+  }
+  Catalog* catalog_at(NodeId n) { return static_cast<Catalog*>(world->role(n, kPortCatalog)); }
+  NodeId serving_primary() {
+    const uint64_t shard = shard_of(*config, kFile);
+    for (NodeId n = 0; n < world->node_count(); ++n) {
+      if (world->node_up(n) && catalog_at(n) != nullptr && catalog_at(n)->serving(shard)) return n;
+    }
+    return kNoNode;
+  }
+  // The record's current fragment map, as the serving primary holds it.
+  std::vector<NodeId> fragment_nodes(const RecordId& id) {
+    std::vector<NodeId> nodes;
+    const NodeId p = serving_primary();
+    if (p == kNoNode) return nodes;
+    const RecordStore& store = catalog_at(p)->store();
+    const RecordStore::Slot slot = store.find(id);
+    if (slot == RecordStore::kNoSlot) return nodes;
+    for (uint32_t i = 0; i < store.fragment_count(slot); ++i) nodes.push_back(store.fragment_node(slot, i));
+    return nodes;
+  }
+  void tell_membership(const std::vector<bool>& alive) {
+    for (NodeId n = 0; n < world->node_count(); ++n) {
+      world->with_role(n, kPortCatalog, [&](Role& r) { static_cast<Catalog&>(r).on_membership(alive); });
+      world->with_role(n, kPortClient, [&](Role& r) { static_cast<Client&>(r).set_alive(alive); });
+    }
+  }
+};
+
+TEST(EndToEnd, WritesReadsCompactionAndGarbageCollection) {
+  EndToEnd c(true, [](DataPathConfig& d) { d.compaction_depth = 3; });
+  c.install();
+  // The first operations start while the catalog groups still elect their primaries: the client
+  // follows redirects and backs off until one serves.
+  c.sequence(10 * kMillisecond, {write_op(0, 16384), write_op(100, 3000), write_op(5000, 2000), write_op(9000, 5000),
+                                 read_op(0, 16384)});
+  c.sequence(5 * kSecond, {read_op(0, 16384)});
+  const sim::RunSummary summary = c.world->run();
+  ASSERT_EQ(c.results.size(), 6u);
+  for (const OperationResult& r : c.results) ASSERT_EQ(r.status, StatusCode::kOk);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(c.results[i].sequence, i + 1u);
+  const OperationResult& before = c.results[4];
+  EXPECT_EQ(before.depth, 4u);
+  const std::vector<ReadPiece> want{{0, 100, c.results[0].record},    {100, 3000, c.results[1].record},
+                                    {3100, 1900, c.results[0].record}, {5000, 2000, c.results[2].record},
+                                    {7000, 2000, c.results[0].record}, {9000, 5000, c.results[3].record},
+                                    {14000, 2384, c.results[0].record}};
+  EXPECT_EQ(before.pieces, want);
+  EXPECT_EQ(before.data, expected_bytes(want, 0, 16384));
+  ASSERT_EQ(c.compactions.size(), 1u);
+  ASSERT_EQ(c.compactions[0].status, StatusCode::kOk);
+  const OperationResult& after = c.results[5];
+  EXPECT_EQ(after.pieces, (std::vector<ReadPiece>{{0, 16384, c.compactions[0].record}}));
+  EXPECT_EQ(after.data, before.data);
+  EXPECT_EQ(counter(summary, "datapath.read_mismatch"), 0u);
+  // The catalog recorded the compaction and, once no pin needed them, collected the four old records and
+  // had their fragments deleted from every fragment server.
+  ASSERT_GE(c.commits.size(), 5u);
+  EXPECT_EQ(c.commits.back().kind, 2u);
+  EXPECT_EQ(c.commits.back().superseded, 4u);
+  EXPECT_EQ(c.collections.size(), 4u);
+  for (int i = 0; i < 4; ++i) {
+    for (NodeId n = 0; n < c.world->node_count(); ++n) {
+      for (uint32_t f = 0; f < 6; ++f) {
+        EXPECT_FALSE(static_cast<FragmentServer&>(*c.world->role(n, kPortFragmentServer)).holds(kFile, c.results[i].record, f));
+      }
+    }
+  }
+}
+
+TEST(EndToEnd, TheCatalogRepairsALostFragmentAndTheRecordSurvivesMMoreLosses) {
+  EndToEnd c(true);
+  c.install();
+  RecordId written;
+  std::vector<NodeId> before;
+  c.sequence(10 * kMillisecond, {write_op(0, 30000)});
+  // Once the record is committed: one fragment node dies and membership says so.
+  NodeId lost = kNoNode;
+  c.world->kernel().at(3 * kSecond, [&] {
+    ASSERT_EQ(c.results.size(), 1u);
+    ASSERT_EQ(c.results[0].status, StatusCode::kOk);
+    written = c.results[0].record;
+    before = c.fragment_nodes(written);
+    ASSERT_EQ(before.size(), 6u);
+    const NodeId primary = c.serving_primary();
+    for (NodeId n : before) {
+      if (n != kClientNode && n != primary) {
+        lost = n;
+        break;
+      }
+    }
+    c.world->crash(lost);
+    std::vector<bool> alive(c.world->node_count(), true);
+    alive[lost] = false;
+    c.tell_membership(alive);
+  });
+  // Later, m more fragment nodes die (never the client's or the primary's): only the repair saves it.
+  std::vector<NodeId> also_lost;
+  c.world->kernel().at(8 * kSecond, [&] {
+    const std::vector<NodeId> now = c.fragment_nodes(written);
+    ASSERT_EQ(now.size(), 6u);
+    EXPECT_EQ(std::count(now.begin(), now.end(), lost), 0) << "the lost fragment was not moved";
+    EXPECT_EQ(moved_fragments(before, now), 1u);
+    const NodeId primary = c.serving_primary();
+    for (NodeId n : now) {
+      if (also_lost.size() < 2 && n != kClientNode && n != primary && std::find(before.begin(), before.end(), n) != before.end()) {
+        also_lost.push_back(n);
+        c.world->crash(n);
+      }
+    }
+  });
+  c.sequence(9 * kSecond, {read_op(0, 30000)});
+  const sim::RunSummary summary = c.world->run();
+  ASSERT_EQ(also_lost.size(), 2u);
+  ASSERT_EQ(c.results.size(), 2u);
+  ASSERT_EQ(c.results[1].status, StatusCode::kOk);
+  EXPECT_EQ(c.results[1].data, expected_bytes(c.results[1].pieces, 0, 30000));
+  EXPECT_GE(counter(summary, "datapath.rebuild_done"), 1u);
 }
 
 }  // namespace

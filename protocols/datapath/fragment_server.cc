@@ -85,6 +85,8 @@ FragmentServer::FragmentServer(Runtime& runtime, std::shared_ptr<const DataPathC
     : runtime_(runtime), config_(std::move(config)), options_(options), catalogs_(config_),
       skip_fsync_(config_->inject_bug == "skip_fsync") {}
 
+FragmentServer::~FragmentServer() = default;
+
 bool FragmentServer::holds(FileId file, const RecordId& record, uint32_t index) const {
   return index_.count(Key{file, record, index}) > 0;
 }
@@ -287,6 +289,7 @@ void FragmentServer::append_manifest(uint8_t op, const Key& key, uint64_t size, 
 }
 
 void FragmentServer::request_manifest_sync(uint64_t seq) {
+  manifest_sync_wanted_ = std::max(manifest_sync_wanted_, seq);
   if (manifest_sync_cover_ >= seq) return;  // a sync issued after that entry is on its way
   if (manifest_sync_in_flight_) return;     // the next sync starts when this one ends (group commit)
   manifest_sync_in_flight_ = true;
@@ -321,15 +324,12 @@ void FragmentServer::manifest_sync_done(uint64_t cover, const Status& status) {
     for (auto& [id, store] : stores_) {
       if (store.manifest_seq <= cover && store.status == StatusCode::kOk) store.status = status.code();
     }
-    manifest_sync_cover_ = manifest_durable_;  // what failed must be synced again
+    manifest_sync_cover_ = manifest_durable_;  // a later request syncs it again (no retry loop on a dead disk)
+    manifest_sync_wanted_ = manifest_durable_;
   }
   finish_stores();
   // Entries appended while that sync ran: one more sync covers all of them.
-  uint64_t waiting = 0;
-  for (const auto& [id, store] : stores_) {
-    if (store.fragment_synced && store.status == StatusCode::kOk) waiting = std::max(waiting, store.manifest_seq);
-  }
-  if (waiting > manifest_durable_) request_manifest_sync(waiting);
+  if (manifest_sync_wanted_ > manifest_durable_) request_manifest_sync(manifest_sync_wanted_);
 }
 
 void FragmentServer::finish_stores() {
@@ -412,6 +412,7 @@ void FragmentServer::fetch_disk_done(uint64_t id, const DiskCompletion& done) {
   const Fetch fetch = it->second;
   fetches_.erase(it);
   StatusCode status = done.status.code();
+  if (status == StatusCode::kNotFound) forget_missing(fetch.key);
   if (status == StatusCode::kOk && fetch.whole) {
     charge_checksum(done.data.size > kFragmentHeaderBytes ? done.data.size - kFragmentHeaderBytes : 0);
     status = check_whole(fetch.key, done.data);
@@ -441,10 +442,18 @@ void FragmentServer::on_delete(const DeleteFragments& m) {
     const Key key{m.file_id, record, index};
     const bool known = index_.erase(key) > 0;
     runtime_.disk_remove(fragment_file(key.file, key.record, key.index), make_tag(kTagRemove, 0));
-    // Not synced on its own: a lost delete entry only makes the next replay list a file that is gone.
     if (known) append_manifest(kManifestDelete, key, 0, 0);
     runtime_.count("datapath.fragment_deleted");
   }
+  // Made durable with the next group commit; a delete lost in a crash only leaves an index entry whose
+  // file is gone, which the first fetch or scrub of it drops.
+  request_manifest_sync(manifest_written_);
+}
+
+void FragmentServer::forget_missing(const Key& key) {
+  if (index_.erase(key) == 0) return;
+  runtime_.count("datapath.fragment_missing");
+  append_manifest(kManifestDelete, key, 0, 0);
 }
 
 // ---- scrub ----

@@ -39,6 +39,7 @@ struct FragmentServerOptions {
 class FragmentServer final : public Role {
  public:
   FragmentServer(Runtime& runtime, std::shared_ptr<const DataPathConfig> config, FragmentServerOptions options = {});
+  ~FragmentServer() override;
 
   // Role: start() replays the manifest; requests that arrive meanwhile wait for it.
   void start() override;
@@ -107,6 +108,7 @@ class FragmentServer final : public Role {
   // Checks a whole stored fragment against its key: kOk, kCorrupt (CRC, rot) or kMalformed (header).
   StatusCode check_whole(const Key& key, const Payload& data) const;
   void report_corrupt(const Key& key);
+  void forget_missing(const Key& key);  // the index names a file the disk no longer has
 
   void replay_manifest(const DiskCompletion& done);
   void finish_recovery();
@@ -137,6 +139,7 @@ class FragmentServer final : public Role {
   uint64_t manifest_written_ = 0;  // entries appended so far (this incarnation)
   uint64_t manifest_sync_cover_ = 0;    // entries covered by the newest sync issued
   uint64_t manifest_durable_ = 0;       // entries covered by a completed sync
+  uint64_t manifest_sync_wanted_ = 0;   // highest entry someone waits to see durable
   bool manifest_sync_in_flight_ = false;
 
   uint64_t next_id_ = 1;

@@ -24,7 +24,7 @@ struct Interval {
 std::vector<Id> brute_force(const std::map<Id, Interval>& live, uint64_t lo, uint64_t hi) {
   std::vector<Id> out;
   for (const auto& [id, iv] : live) {
-    if (iv.start < iv.end && iv.start < hi && lo < iv.end) out.push_back(id);
+    if (lo < hi && iv.start < iv.end && iv.start < hi && lo < iv.end) out.push_back(id);
   }
   return out;
 }

@@ -547,7 +547,9 @@ void FleaseNode::commit(Lease& l) {
     return round_failed(l, "flease.renewal_committed_late");
   }
   if (renewal) {
-    require(p.expiry_ns >= l.expiry_local_ns, "renewals only extend");
+    // Only a clock stepped back can make the new expiry earlier; the register holds the new value, so
+    // that is the one to believe (the checker reports the shrink, as an assumption violation).
+    if (p.expiry_ns < l.expiry_local_ns) runtime_.count("flease.renewal_shrank_clock_stepped_back");
     ++l.renewals;
   } else {
     l.held = true;

@@ -223,7 +223,8 @@ void LockClient::granted(Lease& l, const LockReply& m, TimeNs now) {
     l.since_true_ns = runtime_.trace_now_ns();
     l.renewals = 0;
   }
-  l.expiry_local_ns = std::max(l.expiry_local_ns, expiry);
+  if (expiry < l.expiry_local_ns) runtime_.count("lock.renewal_shrank_clock_stepped_back");
+  l.expiry_local_ns = expiry;  // never the old one: its clock frame may have been stepped away
   arm(l.expiry_timer, l.expiry_local_ns - now, kTimerExpiry, l.index);
   const TimeNs remaining = l.expiry_local_ns - now;
   arm(l.renew_timer, std::max(remaining - config_.renew_before_ns, remaining / 4), kTimerRenew, l.index);

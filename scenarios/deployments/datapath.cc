@@ -6,9 +6,12 @@
 #include "scenarios/deployments/datapath.h"
 
 #include <algorithm>
+#include <cstring>
+#include <optional>
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <set>
 #include <memory>
 #include <vector>
 
@@ -22,6 +25,7 @@
 #include "scenarios/deployments/datapath_workload.h"
 #include "scenarios/fields.h"
 #include "sim/disk.h"
+#include "sim/tables.h"
 
 namespace pbfs {
 
@@ -69,10 +73,17 @@ class DataPathDeployment final : public Deployment {
   std::vector<std::string> checks_;
   std::vector<std::unique_ptr<WorkloadGenerator>> generators_;
   uint64_t issued_ = 0;
+  uint64_t completed_ = 0;
   std::map<std::string, Latencies> latencies_;  // by operation kind
   std::map<std::string, uint64_t> op_bytes_, op_messages_, op_round_trips_;
   DataPathChecker checker_;
   std::vector<bool> disk_failed_;
+  struct Acknowledged {
+    FileId file;
+    RecordId record;
+  };
+  std::vector<Acknowledged> acknowledged_;  // writes whose client got an ok
+  std::set<RecordId> collected_;
 };
 
 Status DataPathDeployment::read_protocol(const Scenario& scenario) {
@@ -172,8 +183,13 @@ void DataPathDeployment::install(sim::World& world) {
   for (NodeId node = 0; node < n; ++node) {
     world.add_role(node, kPortFragmentServer,
                    [shared](Runtime& rt) { return std::make_unique<datapath::FragmentServer>(rt, shared); });
-    world.add_role(node, kPortCatalog,
-                   [shared, catalog_options](Runtime& rt) { return std::make_unique<datapath::Catalog>(rt, shared, catalog_options); });
+    // Only a node's very first boot may skip Flease's restart silence (Rule 7).
+    auto boots = std::make_shared<uint32_t>(0);
+    world.add_role(node, kPortCatalog, [shared, catalog_options, boots](Runtime& rt) {
+      datapath::CatalogOptions options = catalog_options;
+      options.first_boot = (*boots)++ == 0;
+      return std::make_unique<datapath::Catalog>(rt, shared, options);
+    });
     coordination::MembershipConfig membership;
     membership.client.server = coordination_node_;
     membership.client.session_timeout_ns = session_timeout_ns_;
@@ -243,6 +259,14 @@ void DataPathDeployment::issue(sim::World& world, NodeId node, uint32_t index) {
 }
 
 void DataPathDeployment::completed(sim::World& world, NodeId node, uint32_t index, const OperationResult& result) {
+  if (result.kind == datapath::OperationKind::kWrite && result.status == StatusCode::kOk) {
+    acknowledged_.push_back(Acknowledged{result.file, result.record});
+  }
+  // A bounded workload ends the run when its last operation completes.
+  if (workload_.operations != 0 && ++completed_ >= workload_.operations) {
+    world.kernel().stop();
+    return;
+  }
   if (workload_.open_loop) return;
   if (workload_.think_ns > 0) {
     world.kernel().after(workload_.think_ns, [this, &world, node, index] { issue(world, node, index); });
@@ -266,11 +290,13 @@ void DataPathDeployment::observe(sim::World& world) {
   });
   const bool reads = std::find(checks_.begin(), checks_.end(), "read_correctness") != checks_.end();
   const bool gc = std::find(checks_.begin(), checks_.end(), "gc_safety") != checks_.end();
-  if (!reads && !gc) return;
-  world.observe_table(datapath::commits_schema().name, [this](const void* row) {
-    const auto* r = static_cast<const datapath::CommitRow*>(row);
-    checker_.commit(r->file, RecordId{r->record_client, r->record_seq}, r->sequence, Extent{r->offset, r->length}, r->time_ns);
-  });
+  if (reads || gc) {
+    world.observe_table(datapath::commit_schema().name, [this](const void* row) {
+      const auto* r = static_cast<const datapath::CommitRow*>(row);
+      checker_.commit(r->file, RecordId{r->record_client, r->record_seq}, r->sequence, Extent{r->offset, r->length},
+                      r->time_ns);
+    });
+  }
   if (reads) {
     world.observe_table(datapath::read_pieces_schema().name, [this](const void* row) {
       const auto* r = static_cast<const datapath::ReadPieceRow*>(row);
@@ -278,16 +304,102 @@ void DataPathDeployment::observe(sim::World& world) {
       checker_.read_piece(r->file, r->offset, r->length, record, record == datapath::kNoRecord, r->start_ns, r->end_ns);
     });
   }
-  if (gc) {
-    world.observe_table(datapath::collections_schema().name, [this](const void* row) {
-      const auto* r = static_cast<const datapath::CollectionRow*>(row);
-      checker_.collected(r->file, RecordId{r->record_client, r->record_seq}, r->time_ns);
-    });
-  }
-  world.observe_nodes([this, &world](NodeId node, bool up) {
-    if (!up) return;
-    (void)world;
+  world.observe_table(datapath::collection_schema().name, [this, gc](const void* row) {
+    const auto* r = static_cast<const datapath::CollectionRow*>(row);
+    const RecordId record{r->record_client, r->record_seq};
+    if (gc) checker_.collected(r->file, record, r->time_ns);
+    collected_.insert(record);
   });
+  world.observe_table(sim::fault_schema().name, [this](const void* row) {
+    const auto* r = static_cast<const sim::FaultRow*>(row);
+    if (std::string(r->kind, strnlen(r->kind, sizeof r->kind)) == "disk_fail" && r->node < disk_failed_.size()) {
+      disk_failed_[r->node] = true;
+    }
+  });
+}
+
+// The replica of `shard` that has applied the most (null if none is up).
+const datapath::Catalog* best_replica(sim::World& world, uint64_t shard) {
+  const datapath::Catalog* best = nullptr;
+  for (NodeId node = 0; node < world.node_count(); ++node) {
+    const auto* c = static_cast<const datapath::Catalog*>(world.role(node, kPortCatalog));
+    if (c == nullptr || !c->replicates(shard) || !c->recovered(shard)) continue;
+    if (best == nullptr || c->applied_index(shard) > best->applied_index(shard)) best = c;
+  }
+  return best;
+}
+
+sim::CheckerVerdict DataPathDeployment::check_agreement(sim::World& world) {
+  sim::CheckerVerdict v;
+  v.checker = "catalog_agreement";
+  uint64_t compared = 0;
+  for (uint64_t shard = 0; shard < config_->shards; ++shard) {
+    std::vector<const datapath::Catalog*> replicas;
+    for (NodeId node = 0; node < world.node_count(); ++node) {
+      const auto* c = static_cast<const datapath::Catalog*>(world.role(node, kPortCatalog));
+      if (c != nullptr && c->replicates(shard) && c->recovered(shard)) replicas.push_back(c);
+    }
+    if (replicas.size() < 2) continue;
+    uint64_t common = UINT64_MAX;
+    for (const auto* c : replicas) common = std::min(common, c->applied_index(shard));
+    std::optional<uint64_t> reference;
+    for (const auto* c : replicas) {
+      const std::optional<uint64_t> digest = c->log_digest_at(shard, common);
+      if (!digest) continue;
+      if (!reference) {
+        reference = digest;
+      } else if (*reference != *digest) {
+        if (v.violations++ == 0) {
+          v.detail = "shard " + std::to_string(shard) + ": replicas differ at log index " + std::to_string(common);
+        }
+      }
+    }
+    if (reference) ++compared;
+  }
+  v.passed = v.violations == 0;
+  if (v.passed) v.detail = std::to_string(compared) + " shards compared at their common applied index";
+  return v;
+}
+
+sim::CheckerVerdict DataPathDeployment::check_durability(sim::World& world) {
+  sim::CheckerVerdict v;
+  v.checker = "durability";
+  uint64_t checked = 0;
+  auto violation = [&](const std::string& what) {
+    if (v.violations++ == 0) v.detail = what;
+  };
+  for (const Acknowledged& ack : acknowledged_) {
+    const datapath::Catalog* catalog = best_replica(world, datapath::shard_of(*config_, ack.file));
+    if (catalog == nullptr) continue;  // no replica up to ask: not judged
+    const datapath::RecordStore& store = catalog->store();
+    const datapath::RecordStore::Slot slot = store.find(ack.record);
+    if (slot == datapath::RecordStore::kNoSlot) {
+      if (collected_.count(ack.record) == 0) {
+        violation("acknowledged write " + ack.record.to_string() + " of file " + std::to_string(ack.file) +
+                  " is missing from the catalog");
+      }
+      continue;
+    }
+    if (!store.current(slot)) continue;  // superseded: its bytes live on in the compaction record
+    ++checked;
+    uint32_t present = 0;
+    uint32_t on_failed_disks = 0;
+    const uint32_t fragments = store.fragment_count(slot);
+    for (uint32_t i = 0; i < fragments; ++i) {
+      const NodeId node = store.fragment_node(slot, i);
+      if (node >= world.node_count()) continue;
+      if (disk_failed_[node]) ++on_failed_disks;
+      if (world.disk(node).durable_file(datapath::fragment_file(ack.file, ack.record, i)) != nullptr) ++present;
+    }
+    if (present < config_->coding.k && on_failed_disks <= config_->coding.m) {
+      violation("acknowledged write " + ack.record.to_string() + " of file " + std::to_string(ack.file) + " has " +
+                std::to_string(present) + " durable fragments (k = " + std::to_string(config_->coding.k) + ") with only " +
+                std::to_string(on_failed_disks) + " on failed disks");
+    }
+  }
+  v.passed = v.violations == 0;
+  if (v.passed) v.detail = std::to_string(checked) + " current acknowledged records have at least k durable fragments";
+  return v;
 }
 
 void DataPathDeployment::finish(sim::World& world, sim::RunSummary& summary) {

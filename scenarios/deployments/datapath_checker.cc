@@ -24,7 +24,9 @@ void DataPathChecker::prune(std::vector<Entry>& history, TimeNs now_ns) const {
 
 void DataPathChecker::commit(FileId file, const RecordId& record, uint64_t sequence, const Extent& extent,
                              TimeNs time_ns) {
-  records_[record] = Known{extent, sequence};
+  auto [known, inserted] = records_.try_emplace(record, Known{extent, sequence});
+  if (!inserted && known->second.sequence == sequence) return;  // reported again after a failover
+  known->second = Known{extent, sequence};
   if (extent.length == 0) return;
   FileMap& map = files_[file];
   split(map, extent.offset);
