@@ -329,6 +329,11 @@ void Catalog::on_replicate_ack(const Envelope& from, const ReplicateAck& m) {
     advance_commit(s);
   } else if (m.status == StatusCode::kConflict) {
     runtime_.count("catalog.replicate_conflict");
+    // A backup that restarted can vouch only for what it has applied until we resend from there.
+    if (m.log_index < p.match_index) {
+      runtime_.count("catalog.peer_match_lowered");
+      p.match_index = m.log_index;
+    }
     p.next_index = std::max(p.match_index + 1, std::min(p.next_index, m.log_index + 1));
   }
   send_to_peer(s, p, false);
@@ -336,6 +341,9 @@ void Catalog::on_replicate_ack(const Envelope& from, const ReplicateAck& m) {
 
 void Catalog::advance_commit(Shard& s) {
   if (s.mode != Mode::kPrimary) return;
+  // Never acknowledge past the lease (by our clock): a successor may already be syncing without us.
+  const lease::LeaseView lease = flease_->lease(s.id);
+  if (!lease.held || lease.epoch != s.epoch) return step_down(s, "catalog.step_down_lease_gone");
   std::vector<uint64_t> persisted{s.persisted_index};
   for (const Peer& p : s.peers) persisted.push_back(p.match_index);
   std::sort(persisted.begin(), persisted.end(), std::greater<>());

@@ -229,7 +229,9 @@ void FragmentServer::on_store(const Envelope& from, const StoreFragment& m) {
   StatusCode status = StatusCode::kOk;
   const uint64_t body_bytes = m.data.size >= kFragmentHeaderBytes ? m.data.size - kFragmentHeaderBytes : 0;
   charge_checksum(body_bytes);
-  if (m.data.size < kFragmentHeaderBytes) {
+  if (stores_.size() >= options_.stores_max) {
+    status = StatusCode::kUnavailable;
+  } else if (m.data.size < kFragmentHeaderBytes) {
     status = StatusCode::kInvalidArgument;
   } else if (m.data.is_real()) {
     // Refuse what arrived damaged or filed under the wrong name before it reaches the disk.
@@ -363,7 +365,8 @@ void FragmentServer::on_fetch(const Envelope& from, const FetchFragment& m) {
   const Key key{m.file_id, m.record_id, m.index};
   auto found = index_.find(key);
   StatusCode status = StatusCode::kOk;
-  if (found == index_.end()) status = StatusCode::kNotFound;
+  if (fetches_.size() >= options_.fetches_max) status = StatusCode::kUnavailable;
+  else if (found == index_.end()) status = StatusCode::kNotFound;
   else if (m.length > 0 && (m.offset > found->second - kFragmentHeaderBytes ||
                             m.length > found->second - kFragmentHeaderBytes - m.offset))
     status = StatusCode::kInvalidArgument;

@@ -34,6 +34,8 @@ struct FragmentServerOptions {
   uint32_t scrub_reads_in_flight = 2;  // a scrub pass reads this many fragments at a time
   uint32_t deferred_max = 4096;        // requests held while the manifest is replayed; more get kUnavailable
   uint32_t rebuilds_max = 64;          // concurrent RebuildFragment requests; more get kUnavailable
+  uint32_t stores_max = 4096;          // stores in progress; more get kUnavailable (the writer moves on)
+  uint32_t fetches_max = 4096;         // fetches in progress; more get kUnavailable (the reader asks another)
 };
 
 class FragmentServer final : public Role {

@@ -294,7 +294,7 @@ void DataPathDeployment::observe(sim::World& world) {
     world.observe_table(datapath::commit_schema().name, [this](const void* row) {
       const auto* r = static_cast<const datapath::CommitRow*>(row);
       checker_.commit(r->file, RecordId{r->record_client, r->record_seq}, r->sequence, Extent{r->offset, r->length},
-                      r->time_ns);
+                      r->time_ns, r->kind == 2);
     });
   }
   if (reads) {

@@ -23,10 +23,11 @@ void DataPathChecker::prune(std::vector<Entry>& history, TimeNs now_ns) const {
 }
 
 void DataPathChecker::commit(FileId file, const RecordId& record, uint64_t sequence, const Extent& extent,
-                             TimeNs time_ns) {
+                             TimeNs time_ns, bool compaction) {
   auto [known, inserted] = records_.try_emplace(record, Known{extent, sequence});
   if (!inserted && known->second.sequence == sequence) return;  // reported again after a failover
   known->second = Known{extent, sequence};
+  if (compaction) compactions_[file].push_back(Compaction{sequence, extent});
   if (extent.length == 0) return;
   FileMap& map = files_[file];
   split(map, extent.offset);
@@ -122,19 +123,12 @@ void DataPathChecker::collected(FileId file, const RecordId& record, TimeNs time
   auto known = records_.find(record);
   if (known == records_.end()) return;
   const Extent extent = known->second.extent;
-  FileMap& map = files_[file];
-  auto it = map.upper_bound(extent.offset);
-  if (it != map.begin()) --it;
-  for (; it != map.end() && it->first < extent.end(); ++it) {
-    if (it->second.end <= extent.offset || it->second.history.empty()) continue;
-    if (it->second.history.back().record == record) {
-      if (gc_violations_++ == 0) {
-        first_gc_violation_ = "file " + std::to_string(file) + ": record " + record.to_string() +
-                              " collected at " + std::to_string(time_ns) + " ns while still the latest at byte " +
-                              std::to_string(std::max(extent.offset, it->first));
-      }
-      return;
-    }
+  for (const Compaction& c : compactions_[file]) {
+    if (c.sequence > known->second.sequence && c.extent.offset <= extent.offset && extent.end() <= c.extent.end()) return;
+  }
+  if (gc_violations_++ == 0) {
+    first_gc_violation_ = "file " + std::to_string(file) + ": record " + record.to_string() + " collected at " +
+                          std::to_string(time_ns) + " ns while still current (no later compaction covers it)";
   }
 }
 

@@ -21,12 +21,14 @@ class DataPathChecker {
   explicit DataPathChecker(TimeNs window_ns = 120 * kSecond) : window_ns_(window_ns) {}
 
   // A record became committed (writes and compactions alike), with its place in the file's order.
-  void commit(FileId file, const RecordId& record, uint64_t sequence, const Extent& extent, TimeNs time_ns);
+  void commit(FileId file, const RecordId& record, uint64_t sequence, const Extent& extent, TimeNs time_ns,
+              bool compaction = false);
   // A read that ran over [start_ns, end_ns] returned bytes [offset, offset + length) of `file` from
   // `record` (`hole` when it claims no record covers them).
   void read_piece(FileId file, uint64_t offset, uint64_t length, const RecordId& record, bool hole, TimeNs start_ns,
                   TimeNs end_ns);
-  // The catalog garbage-collected a record.
+  // The catalog garbage-collected a record: right only if a later compaction covering its whole extent
+  // had been committed (that is what supersedes a record).
   void collected(FileId file, const RecordId& record, TimeNs time_ns);
 
   uint64_t read_violations() const { return read_violations_; }
@@ -60,6 +62,11 @@ class DataPathChecker {
     uint64_t sequence;
   };
   std::map<RecordId, Known> records_;
+  struct Compaction {
+    uint64_t sequence;
+    Extent extent;
+  };
+  std::unordered_map<FileId, std::vector<Compaction>> compactions_;
   uint64_t read_violations_ = 0;
   uint64_t gc_violations_ = 0;
   uint64_t pieces_checked_ = 0;

@@ -56,13 +56,16 @@ TEST(DataPathChecker, ARecordFromTheFutureIsAViolation) {
 TEST(DataPathChecker, CollectingACurrentRecordIsAViolationButASupersededOneIsNot) {
   DataPathChecker checker;
   checker.commit(7, a, 1, Extent{0, 100}, 10);
-  checker.commit(7, b, 2, Extent{0, 100}, 20);  // e.g. a compaction that replaced a
+  checker.commit(7, b, 2, Extent{0, 100}, 20, /*compaction=*/true);  // replaced a
   checker.commit(7, c, 3, Extent{100, 100}, 20);
+  checker.commit(7, RecordId{3, 3}, 4, Extent{0, 50}, 25);  // hidden by nothing, covered by no compaction
   checker.collected(7, a, 30);
   EXPECT_EQ(checker.gc_violations(), 0u);
   checker.collected(7, c, 30);
   EXPECT_EQ(checker.gc_violations(), 1u);
-  EXPECT_NE(checker.first_gc_violation().find("still the latest"), std::string::npos);
+  EXPECT_NE(checker.first_gc_violation().find("still current"), std::string::npos);
+  checker.collected(7, RecordId{3, 3}, 30);
+  EXPECT_EQ(checker.gc_violations(), 2u);
 }
 
 TEST(DataPathChecker, OldHistoryIsPrunedAndReportedUnverifiable) {

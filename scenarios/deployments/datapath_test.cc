@@ -75,7 +75,7 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, ShippedScenario,
                          });
 
 TEST(DataPathCheckers, StaleReadsFailReadCorrectness) {
-  const Outcome o = run("pbfs-small-overwrites.yaml", {"protocol.inject_bug=stale_read", "duration=10s", "workload.files=2",
+  const Outcome o = run("pbfs-small-overwrites.yaml", {"protocol.inject_bug=stale_read", "workload.files=2",
                                                         "workload.file_bytes=64KiB"});
   ASSERT_TRUE(o.error.empty()) << o.error;
   const sim::CheckerVerdict* v = verdict(o.summary, "read_correctness");
@@ -84,7 +84,7 @@ TEST(DataPathCheckers, StaleReadsFailReadCorrectness) {
 }
 
 TEST(DataPathCheckers, CollectingCurrentRecordsFailsGcSafety) {
-  const Outcome o = run("pbfs-compaction-race.yaml", {"protocol.inject_bug=gc_current", "duration=10s"});
+  const Outcome o = run("pbfs-compaction-race.yaml", {"protocol.inject_bug=gc_current"});
   ASSERT_TRUE(o.error.empty()) << o.error;
   const sim::CheckerVerdict* v = verdict(o.summary, "gc_safety");
   ASSERT_NE(v, nullptr);
@@ -92,7 +92,7 @@ TEST(DataPathCheckers, CollectingCurrentRecordsFailsGcSafety) {
 }
 
 TEST(DataPathCheckers, DivergentReplicaFailsCatalogAgreement) {
-  const Outcome o = run("pbfs-small-overwrites.yaml", {"protocol.inject_bug=diverge_replica", "duration=10s"});
+  const Outcome o = run("pbfs-small-overwrites.yaml", {"protocol.inject_bug=diverge_replica"});
   ASSERT_TRUE(o.error.empty()) << o.error;
   const sim::CheckerVerdict* v = verdict(o.summary, "catalog_agreement");
   ASSERT_NE(v, nullptr);
@@ -102,7 +102,7 @@ TEST(DataPathCheckers, DivergentReplicaFailsCatalogAgreement) {
 TEST(DataPathCheckers, AckingBeforeFsyncFailsDurabilityWhenNodesCrash) {
   // Three of twelve nodes crash together (more than m = 2 of some records' fragments): with fsync the
   // data survives on their disks; without it, acknowledged records lose more than m fragments.
-  const std::vector<std::string> crash = {"duration=12s", "faults.0.kind=crash", "faults.0.at=8s", "faults.0.duration=1s",
+  const std::vector<std::string> crash = {"duration=12s", "workload.operations=0", "workload.think=20ms", "faults.0.kind=crash", "faults.0.at=8s", "faults.0.duration=1s",
                                           "faults.0.nodes.0=3", "faults.0.nodes.1=7", "faults.0.nodes.2=11"};
   std::vector<std::string> buggy = crash;
   buggy.push_back("protocol.inject_bug=skip_fsync");
