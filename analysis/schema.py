@@ -2,7 +2,8 @@
 documents them, and which part of pbfs writes each. Views check a trace against these before use, and
 the tests check every run's tables against them, so this file grows with each protocol's tables.
 
-Tables marked `planned` are not written by any protocol yet; their columns are the agreed shape (see
+Tables marked `planned` are not written by any protocol yet (no TableSchema of that name exists in the
+C++ code, and docs/trace-format.md does not list them); their columns are the agreed shape (see
 docs/python.md) and the views over them are tested with synthetic data.
 """
 
@@ -40,15 +41,33 @@ TABLES = {t.name: t for t in (
     _spec("counters", "every run, at its end", "name:S48 value:<u8"),
     _spec("echo_round_trips", "the echo protocol",
           "client:<u4 server:<u4 sequence:<u8 start_ns:<i8 end_ns:<i8 bytes:<u8"),
-    _spec("lease_intervals", "the flease protocol (lease holders' tenures)",
-          "resource:<u8 epoch:<u8 start_local_ns:<i8 end_local_ns:<i8 expiry_local_ns:<i8 start_true_ns:<i8 "
-          "end_true_ns:<i8 holder:<u4 renewals:<u4 end_reason:u1"),
-    _spec("lease_attempts", "the flease protocol (every acquire, renew, release, lookup)",
+    _spec("lease_attempts", "the flease protocol and the other lease providers (data-path catalog replicas, "
+          "lock-service clients): every acquire, renew, release, lookup",
           "resource:<u8 epoch:<u8 expiry_local_ns:<i8 start_local_ns:<i8 end_local_ns:<i8 start_true_ns:<i8 "
           "end_true_ns:<i8 node:<u4 holder:<u4 messages:<u4 rounds:<u2 kind:u1 outcome:u1"),
-    _spec("operations", "the PBFS client (one row per client operation)",
-          "client:<u4 kind:S16 file:<u8 offset:<u8 length:<u8 start_ns:<i8 end_ns:<i8 status:u1 "
-          "bytes_sent:<u8 bytes_received:<u8 records:<u4 fragments:<u4", planned=True),
+    _spec("lease_intervals", "the flease protocol and the other lease providers (data-path catalog replicas, "
+          "lock-service clients): holders' tenures",
+          "resource:<u8 epoch:<u8 start_local_ns:<i8 end_local_ns:<i8 expiry_local_ns:<i8 start_true_ns:<i8 "
+          "end_true_ns:<i8 holder:<u4 renewals:<u4 end_reason:u1"),
+    _spec("membership_changes", "every node running coordination membership (members joining or leaving)",
+          "observer:<u4 member:<u4 joined:u1 alive_count:<u4 time_ns:<i8"),
+    _spec("coordination_sessions", "the coordination server (sessions opened, closed, expired, reloaded)",
+          "server:<u4 session:<u8 client:<u4 event:S8 timeout_ns:<i8 time_ns:<i8"),
+    _spec("operations", "the data-path client (one row per client operation)",
+          "client:<u4 kind:S8 file:<u8 offset:<u8 length:<u8 start_ns:<i8 end_ns:<i8 status:u1 "
+          "bytes_sent:<u8 bytes_received:<u8 records:<u4 fragments:<u4 messages:<u4 round_trips:<u4"),
+    _spec("read_pieces", "the data-path client (visible pieces of successful reads)",
+          "read_id:<u8 client:<u4 file:<u8 offset:<u8 length:<u8 record_client:<u8 record_seq:<u8 "
+          "start_ns:<i8 end_ns:<i8"),
+    _spec("compaction_sources", "the data-path client (sources of acknowledged compaction records)",
+          "file:<u8 record_client:<u8 record_seq:<u8 offset:<u8 length:<u8 source_client:<u8 source_seq:<u8 "
+          "time_ns:<i8"),
+    _spec("commits", "the data-path catalog primaries (commits applied and acknowledged)",
+          "file:<u8 sequence:<u8 record_client:<u8 record_seq:<u8 offset:<u8 length:<u8 kind:u1 "
+          "superseded:<u4 time_ns:<i8"),
+    _spec("collections", "the data-path catalog primaries (superseded records garbage-collected)",
+          "file:<u8 record_client:<u8 record_seq:<u8 time_ns:<i8"),
+    # Planned, absent: no table of this name is written yet (not in docs/trace-format.md).
     _spec("replication", "asynchronous replication (local-first heal queue, geo replication)",
           "record:<u8 file:<u8 source:<u4 target:<u4 commit_ns:<i8 applied_ns:<i8 bytes:<u8", planned=True),
 )}

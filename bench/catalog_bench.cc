@@ -20,9 +20,11 @@
 namespace pbfs::datapath {
 namespace {
 
+// Bytes handed out by malloc, including large blocks it serves with mmap.
 size_t heap_in_use() {
   malloc_trim(0);
-  return mallinfo2().uordblks;
+  const struct mallinfo2 info = mallinfo2();
+  return info.uordblks + info.hblkhd;
 }
 
 // The i-th record of a synthetic population: 64 KiB writes, 8 + 4 coding, 1000 files, 64 clients.
@@ -154,11 +156,11 @@ void BM_CatalogGroupCommits(benchmark::State& state) {
     }
     world.add_role(3, kPortClient, [primary](Runtime& rt) { return std::make_unique<Writer>(rt, primary, 64); });
     state.ResumeTiming();
-    world.kernel().run_until(7 * kSecond);  // 5 s of simulated commits
+    world.kernel().run_until(3 * kSecond);  // 1 s of simulated commits
     commits += static_cast<Writer*>(world.role(3, kPortClient))->acked;
   }
   state.SetItemsProcessed(static_cast<int64_t>(commits));
-  state.counters["commits_per_simulated_s"] = static_cast<double>(commits) / static_cast<double>(state.iterations()) / 5.0;
+  state.counters["commits_per_simulated_s"] = static_cast<double>(commits) / static_cast<double>(state.iterations());
 }
 BENCHMARK(BM_CatalogGroupCommits)->Unit(benchmark::kMillisecond)->Iterations(1);
 

@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh --target pbfs
 mkdir -p out
-exec build/apps/pbfs run "${PBFS_SCENARIO:-scenarios/echo.yaml}" --out out/default.h5 "$@"
+exec build/apps/pbfs run "${PBFS_SCENARIO:-scenarios/pbfs-small-overwrites.yaml}" --out out/default.h5 "$@"

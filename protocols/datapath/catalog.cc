@@ -19,6 +19,8 @@ constexpr uint64_t kTagKindShift = 48;
 constexpr uint64_t kTagValueMask = (1ull << 48) - 1;
 enum TagKind : uint64_t { kTagTick = 1, kTagDisk = 2 };
 
+constexpr size_t kWaitersMax = 16;  // retries of one commit waiting for it to be applied
+
 constexpr uint64_t make_tag(uint64_t kind, uint64_t value) { return kTagMarker | (kind << kTagKindShift) | (value & kTagValueMask); }
 constexpr bool own_tag(uint64_t tag) { return (tag & kTagMarkerMask) == kTagMarker; }
 
@@ -156,13 +158,23 @@ uint64_t Catalog::disk_op(DiskOp op) {
 }
 
 void Catalog::on_timer(TimerId id, uint64_t tag) {
-  if (flease::FleaseNode::owns_tag(tag)) return flease_->on_timer(id, tag);
-  if (!own_tag(tag) || (tag >> kTagKindShift & 0xFF) != kTagTick) return;
-  tick();
-  runtime_.set_timer(options_.tick_ns, make_tag(kTagTick, 0));
+  if (flease::FleaseNode::owns_tag(tag)) {
+    flease_->on_timer(id, tag);  // lease callbacks may append (a new primary's barrier)
+    return flush_dirty();
+  }
+  if (own_tag(tag) && (tag >> kTagKindShift & 0xFF) == kTagTick) {
+    tick();
+    runtime_.set_timer(options_.tick_ns, make_tag(kTagTick, 0));
+  }
+  flush_dirty();
 }
 
 void Catalog::on_disk(const DiskCompletion& done) {
+  on_disk_done(done);
+  flush_dirty();
+}
+
+void Catalog::on_disk_done(const DiskCompletion& done) {
   if (flease::FleaseNode::owns_tag(done.tag)) return flease_->on_disk(done);
   if (!own_tag(done.tag)) return;
   auto it = disk_ops_.find(done.tag & kTagValueMask);
@@ -186,8 +198,12 @@ void Catalog::on_disk(const DiskCompletion& done) {
 
 void Catalog::on_message(const Envelope& from, const Message& message) {
   runtime_.charge_cpu(config_->cpu_per_message_ns);
-  if (flease::is_flease_message(message.type())) return flease_->on_message(from, message);
-  handle(from, message);
+  if (flease::is_flease_message(message.type())) {
+    flease_->on_message(from, message);
+  } else {
+    handle(from, message);
+  }
+  flush_dirty();
 }
 
 void Catalog::handle(const Envelope& from, const Message& message) {
@@ -305,6 +321,7 @@ void Catalog::on_commit(const Envelope& from, const CommitRecord& m) {
                         same_file ? store_.sequence(slot) : 0, kNoNode);
   }
   if (auto it = s.pending.find(id); it != s.pending.end()) {
+    if (it->second.waiters.size() >= kWaitersMax) return reply_commit(from, m.request_id, StatusCode::kUnavailable, 0, kNoNode);
     it->second.waiters.push_back(Waiter{from, m.request_id});
     return;
   }
@@ -567,6 +584,7 @@ void Catalog::on_membership(const std::vector<bool>& alive) {
     scan_for_repairs(*s);
     pump_repairs(*s);
   }
+  flush_dirty();
 }
 
 void Catalog::scan_for_repairs(Shard& s) {

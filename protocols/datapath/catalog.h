@@ -197,6 +197,9 @@ class Catalog final : public Role, private lease::LeaseListener {
     LogOffsets offsets;
     uint32_t last_frame_crc = 0;
     // Durability of our own log.
+    Bytes unwritten;  // frames not yet handed to the disk (group commit)
+    uint64_t unwritten_offset = 0;
+    bool dirty = false;  // listed in dirty_: flush at the end of the handler
     uint64_t persisted_index = 0;
     bool sync_in_flight = false;
     uint64_t sync_cover = 0;          // last index the sync in flight makes durable...
@@ -247,6 +250,7 @@ class Catalog final : public Role, private lease::LeaseListener {
 
   // catalog.cc: requests, applying entries, pins and GC, repair.
   void handle(const Envelope& from, const Message& message);
+  void on_disk_done(const DiskCompletion& done);
   void on_commit(const Envelope& from, const CommitRecord& m);
   void on_query(const Envelope& from, const QueryRange& m);
   void on_release_pin(const ReleasePin& m);
@@ -282,6 +286,7 @@ class Catalog final : public Role, private lease::LeaseListener {
   void append_entry(Shard& s, CatalogLogEntry entry);
   void truncate(Shard& s, uint64_t keep_last);
   void request_sync(Shard& s);
+  void flush_dirty();
   void on_log_synced(Shard& s, const DiskCompletion& done);
   void trim_tail(Shard& s);
   const CatalogLogEntry* entry_at(const Shard& s, uint64_t index) const;
@@ -328,6 +333,7 @@ class Catalog final : public Role, private lease::LeaseListener {
   RecordStore store_;
   std::vector<bool> alive_;
   std::optional<Placement> placement_;  // over alive nodes, rebuilt when membership changes
+  std::vector<uint64_t> dirty_;  // shards with frames to write
   std::unordered_map<uint64_t, DiskOp> disk_ops_;
   uint64_t next_disk_op_ = 1;
   uint64_t next_request_id_ = 1;

@@ -59,6 +59,8 @@ uint64_t Catalog::append(Shard& s, CatalogLogEntry entry) {
   return index;
 }
 
+// Frames collect in memory and reach the disk together, one write and one sync per batch (group
+// commit): everything appended while a sync is in flight, or within one handler, shares the next one.
 void Catalog::append_entry(Shard& s, CatalogLogEntry entry) {
   require(entry.log_index == s.last_index + 1, "appends are gapless");
   const uint64_t offset = s.offsets.end_offset();
@@ -66,14 +68,27 @@ void Catalog::append_entry(Shard& s, CatalogLogEntry entry) {
   s.last_frame_crc = frame.crc;
   s.offsets.appended(entry.log_index, offset, frame.bytes.size());
   if (config_->cost_model) runtime_.charge_cpu(config_->cost_model->cost_ns(CostOp::checksum(), frame.bytes.size()));
-  DiskOp op;
-  op.kind = DiskKind::kAppend;
-  op.shard = s.id;
-  runtime_.disk_write(s.log_file, offset, Payload::real(std::move(frame.bytes)), disk_op(op));
+  if (s.unwritten.empty()) s.unwritten_offset = offset;
+  require(s.unwritten_offset + s.unwritten.size() == offset, "buffered frames are contiguous");
+  s.unwritten.insert(s.unwritten.end(), frame.bytes.begin(), frame.bytes.end());
   s.last_index = entry.log_index;
   s.last_epoch = entry.epoch;
   s.tail.push_back(std::move(entry));
-  request_sync(s);
+  if (!s.dirty) {
+    s.dirty = true;
+    dirty_.push_back(s.id);
+  }
+}
+
+void Catalog::flush_dirty() {
+  std::vector<uint64_t> dirty = std::move(dirty_);
+  dirty_.clear();
+  for (uint64_t id : dirty) {
+    Shard* s = find_shard(id);
+    if (s == nullptr) continue;
+    s->dirty = false;
+    if (s->mode != Mode::kBroken) request_sync(*s);
+  }
 }
 
 void Catalog::truncate(Shard& s, uint64_t keep_last) {
@@ -92,6 +107,13 @@ void Catalog::truncate(Shard& s, uint64_t keep_last) {
 
 void Catalog::request_sync(Shard& s) {
   if (s.sync_in_flight || s.persisted_index >= s.last_index) return;
+  if (!s.unwritten.empty()) {
+    DiskOp op;
+    op.kind = DiskKind::kAppend;
+    op.shard = s.id;
+    runtime_.disk_write(s.log_file, s.unwritten_offset, Payload::real(std::move(s.unwritten)), disk_op(op));
+    s.unwritten = Bytes();
+  }
   s.sync_in_flight = true;
   s.sync_cover = s.last_index;
   s.truncated_since_sync = kNotCut;

@@ -8,7 +8,7 @@
 // then body, real or synthetic); "frag/manifest" is an append-only log of the fragments stored and
 // deleted (one CRC-protected entry each), replayed at start so the server knows what it holds and how
 // large each fragment is after a restart. Its fsync stands for the directory fsync a real file system
-// needs; concurrent stores share one (group commit).
+// needs; entries are written and synced in batches, so concurrent stores share one (group commit).
 #pragma once
 
 #include <cstdint>
@@ -72,7 +72,7 @@ class FragmentServer final : public Role {
     Envelope reply_to;
     uint64_t request_id = 0;
     uint64_t rebuild = 0;        // non-zero: the rebuild this store finishes
-    uint64_t manifest_seq = 0;   // manifest entry that records it
+    uint64_t manifest_batch = 0; // the manifest batch whose sync makes it known after a restart
     bool fragment_synced = false;
     StatusCode status = StatusCode::kOk;
   };
@@ -100,11 +100,12 @@ class FragmentServer final : public Role {
 
   void begin_store(Store store);
   void store_disk_done(uint64_t id, DiskOpKind kind, const Status& status);
-  void manifest_sync_done(uint64_t cover, const Status& status);
   void finish_stores();
   void finish_store(uint64_t id, Store& store);
-  void append_manifest(uint8_t op, const Key& key, uint64_t size, uint64_t store_id);
-  void request_manifest_sync(uint64_t seq);
+  // Queues a manifest entry and returns the batch that will carry it.
+  uint64_t append_manifest(uint8_t op, const Key& key, uint64_t size);
+  void flush_manifest();
+  void manifest_disk_done(uint64_t batch, DiskOpKind kind, const Status& status);
 
   void fetch_disk_done(uint64_t id, const DiskCompletion& done);
   // Checks a whole stored fragment against its key: kOk, kCorrupt (CRC, rot) or kMalformed (header).
@@ -137,12 +138,11 @@ class FragmentServer final : public Role {
   uint64_t replay_offset_ = 0;
 
   std::unordered_map<Key, uint64_t, KeyHash> index_;  // stored fragment -> stored bytes
-  uint64_t manifest_bytes_ = 0;    // where the next entry is appended
-  uint64_t manifest_written_ = 0;  // entries appended so far (this incarnation)
-  uint64_t manifest_sync_cover_ = 0;    // entries covered by the newest sync issued
-  uint64_t manifest_durable_ = 0;       // entries covered by a completed sync
-  uint64_t manifest_sync_wanted_ = 0;   // highest entry someone waits to see durable
-  bool manifest_sync_in_flight_ = false;
+  uint64_t manifest_bytes_ = 0;          // where the next batch is appended
+  Bytes manifest_pending_;               // entries waiting for the next batch
+  uint64_t manifest_next_batch_ = 1;
+  uint64_t manifest_durable_batch_ = 0;  // every batch up to this one is synced
+  bool manifest_flush_in_flight_ = false;
 
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, Store> stores_;
