@@ -148,7 +148,12 @@ Catalog::~Catalog() { flease_->remove_listener(this); }
 void Catalog::start() {
   flease_->start();
   for (auto& [id, s] : shards_) begin_recovery(*s);
-  runtime_.set_timer(options_.tick_ns, make_tag(kTagTick, 0));
+}
+
+// Housekeeping runs only while this node leads (or is becoming the leader of) some shard: backups
+// have nothing periodic to do, so a large cluster does not pay a timer per node.
+void Catalog::ensure_tick() {
+  if (tick_timer_ == 0) tick_timer_ = runtime_.set_timer(options_.tick_ns, make_tag(kTagTick, 0));
 }
 
 uint64_t Catalog::disk_op(DiskOp op) {
@@ -162,9 +167,15 @@ void Catalog::on_timer(TimerId id, uint64_t tag) {
     flease_->on_timer(id, tag);  // lease callbacks may append (a new primary's barrier)
     return flush_dirty();
   }
-  if (own_tag(tag) && (tag >> kTagKindShift & 0xFF) == kTagTick) {
+  if (own_tag(tag) && (tag >> kTagKindShift & 0xFF) == kTagTick && id == tick_timer_) {
+    tick_timer_ = 0;
     tick();
-    runtime_.set_timer(options_.tick_ns, make_tag(kTagTick, 0));
+    for (const auto& [shard, s] : shards_) {
+      if (s->mode == Mode::kPrimary || s->mode == Mode::kSyncing) {
+        ensure_tick();
+        break;
+      }
+    }
   }
   flush_dirty();
 }
@@ -300,6 +311,28 @@ StatusCode Catalog::check_supersedes(Shard& s, const CommitRecord& m) const {
     const RecordStore::Slot slot = store_.find(id);
     if (slot == RecordStore::kNoSlot || store_.file(slot) != m.record.file_id || !store_.current(slot) ||
         s.pending_superseded.count(id) != 0) {
+      return StatusCode::kConflict;
+    }
+  }
+  if (ids.empty()) return StatusCode::kOk;  // a plain write: never conditional
+  // The compactor copied what was current when it read. A write to the same bytes committed since
+  // (applied, or appended and still replicating) is newer than everything it listed: the compaction
+  // would hide it behind a higher sequence (a lost update), so it loses the race instead.
+  uint64_t newest_listed = 0;
+  for (const RecordId& id : ids) newest_listed = std::max(newest_listed, store_.sequence(store_.find(id)));
+  const Extent extent = m.record.extent;
+  auto overlaps = [&](const Extent& other) { return other.offset < extent.end() && extent.offset < other.end(); };
+  std::vector<RecordStore::Slot> overlapping;
+  store_.query(m.record.file_id, extent, overlapping);
+  for (RecordStore::Slot slot : overlapping) {
+    if (store_.sequence(slot) > newest_listed && !std::binary_search(ids.begin(), ids.end(), store_.record_id(slot))) {
+      return StatusCode::kConflict;
+    }
+  }
+  for (uint64_t index = s.applied_index + 1; index <= s.last_index; ++index) {
+    const CatalogLogEntry* e = entry_at(s, index);
+    if (e != nullptr && e->op == CatalogOp::kCommit && e->entry.record.file_id == m.record.file_id &&
+        overlaps(e->entry.record.extent)) {
       return StatusCode::kConflict;
     }
   }

@@ -1,24 +1,28 @@
 // The catalog replica (port kPortCatalog): one Catalog role per node replicates every shard whose
 // group (Placement::place_catalog over all nodes, R replicas) includes the node. Per shard, the holder
 // of the shard's Flease lease is the primary: it orders the shard's files' writes (per-file sequence
-// numbers), appends each change to a gapless log, persists it (write + fsync) before sending it, and
-// acknowledges once a majority of the group, itself included, has persisted it. A new primary (new
-// lease epoch) first syncs from a majority — it adopts the best log among them (highest last epoch,
-// then longest) and commits a barrier entry of its own epoch — and only then serves; everyone else
-// redirects clients to the lease holder. Backups apply entries once the primary says they are
-// committed, so every replica holds the same records in the same order.
+// numbers), appends each change to a gapless log, persists it (write + fsync, group commit) before
+// sending it, and acknowledges once a majority of the group, itself included, has persisted it. A new
+// primary (new lease epoch) first syncs from a majority — it adopts the best log among them (highest
+// last epoch, then longest) and commits a barrier entry of its own epoch — and only then serves;
+// everyone else redirects clients to the lease holder. Backups apply entries once the primary says they
+// are committed, so every replica holds the same records in the same order. The embedded FleaseNode's
+// acceptor messages travel on kPortCatalog too (every group member is its shard's acceptor).
 //
 // Reads (QueryRange) return the current records overlapping a range in ascending sequence and pin
 // them: records superseded by a compaction are garbage-collected (a replicated kCollect entry, then
-// DeleteFragments to the fragment servers) only once no pin taken before the supersession is alive.
+// DeleteFragments to the fragment servers) only once no pin taken before the supersession is alive;
+// a new primary, which cannot know its predecessor's pins, collects nothing for a pin timeout (+2ε).
 // Repair is driven by the primary: when membership reports a node gone (on_membership) or a fragment
-// server reports a corrupt fragment, it asks a fragment server to rebuild the fragment and then commits
-// the new location through the log (kUpdateFragment).
+// server reports a corrupt fragment, it asks a fragment server to rebuild the fragment (RebuildFragment)
+// and then commits the new location through the log (kUpdateFragment).
 //
 // Log file: "catalog/<shard>.log", checksummed frames (catalog_log.h) always holding the real encoded
 // entries, in both payload fidelities (the log is metadata: its bytes are what recovery reads back).
-// Recovery reads it before the shard takes part in anything. A kUpdateFragment entry's record carries
-// kUnplacedNode for every fragment it does not move, so concurrent repairs of one record compose.
+// Recovery reads it before the shard takes part in anything. The last log_tail_entries applied entries
+// stay in memory; a replica further behind is caught up from the log file. A kUpdateFragment entry's
+// record carries kUnplacedNode for every fragment it does not move, so concurrent repairs compose; an
+// empty kCollect entry is a new primary's barrier.
 #pragma once
 
 #include <cstdint>
@@ -76,7 +80,7 @@ struct CatalogOptions {
   // True only for a node's very first boot in a cluster: its lease acceptor has promised nothing yet, so
   // it need not stay silent for a lease period (Flease Rule 7). Deployments pass boots == 0.
   bool first_boot = false;
-  TimeNs tick_ns = 50 * kMillisecond;                 // housekeeping period (re-sends, pins, repair timeouts)
+  TimeNs tick_ns = 100 * kMillisecond;  // a primary's housekeeping period (re-sends, pins, GC, repair timeouts)
   TimeNs replicate_timeout_ns = 200 * kMillisecond;   // unacknowledged entries are re-sent after this
   TimeNs sync_timeout_ns = 300 * kMillisecond;        // unanswered SyncRequests are re-sent after this
   TimeNs gc_interval_ns = 500 * kMillisecond;         // how often the primary looks for collectable records
@@ -141,6 +145,7 @@ class Catalog final : public Role, private lease::LeaseListener {
     uint64_t match_index = 0;  // highest entry known persisted there and matching our log
     uint64_t commit_sent = 0;
     TimeNs sent_local_ns = 0;  // last send
+    TimeNs backoff_ns = 0;     // resend timeout, doubled while it stays silent (0: the base timeout)
     bool reading = false;      // a catch-up disk read for it is in flight
   };
   struct Vote {  // one group member's answer to our SyncRequest
@@ -310,6 +315,7 @@ class Catalog final : public Role, private lease::LeaseListener {
   void on_catchup_read(Shard& s, const DiskOp& op, const DiskCompletion& done);
   void break_shard(Shard& s, const char* reason);
   void tick();
+  void ensure_tick();
 
   // LeaseListener
   void on_lease_acquired(const lease::LeaseView& lease) override;
@@ -334,6 +340,7 @@ class Catalog final : public Role, private lease::LeaseListener {
   std::vector<bool> alive_;
   std::optional<Placement> placement_;  // over alive nodes, rebuilt when membership changes
   std::vector<uint64_t> dirty_;  // shards with frames to write
+  TimerId tick_timer_ = 0;
   std::unordered_map<uint64_t, DiskOp> disk_ops_;
   uint64_t next_disk_op_ = 1;
   uint64_t next_request_id_ = 1;

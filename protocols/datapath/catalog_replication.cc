@@ -345,6 +345,7 @@ void Catalog::on_replicate_ack(const Envelope& from, const ReplicateAck& m) {
   auto it = std::find_if(s.peers.begin(), s.peers.end(), [&](const Peer& p) { return p.node == from.from; });
   if (it == s.peers.end()) return;
   Peer& p = *it;
+  p.backoff_ns = 0;
   if (m.status == StatusCode::kOk) {
     p.match_index = std::max(p.match_index, std::min(m.log_index, s.last_index));
     p.next_index = std::max(p.next_index, p.match_index + 1);
@@ -395,6 +396,7 @@ void Catalog::on_lease_acquired(const lease::LeaseView& lease) {
   s.epoch = lease.epoch;
   s.mode = Mode::kSyncing;
   s.primary = self_;
+  ensure_tick();
   start_sync(s);
 }
 
@@ -679,9 +681,11 @@ void Catalog::tick() {
     }
     if (s.mode != Mode::kPrimary) continue;
     for (Peer& p : s.peers) {
-      if (p.match_index + 1 < p.next_index && now - p.sent_local_ns >= options_.replicate_timeout_ns) {
+      const TimeNs timeout = std::max(p.backoff_ns, options_.replicate_timeout_ns);
+      if (p.match_index + 1 < p.next_index && now - p.sent_local_ns >= timeout) {
         runtime_.count("catalog.replicate_resent");
         p.next_index = p.match_index + 1;
+        p.backoff_ns = std::min(2 * timeout, 16 * options_.replicate_timeout_ns);  // a dead backup costs little
       }
       send_to_peer(s, p, p.commit_sent < s.commit_index);
     }

@@ -247,7 +247,9 @@ void run_with_random_faults(uint64_t seed, bool overlapping) {
   ASSERT_EQ(all.status, StatusCode::kOk);
   std::map<RecordId, uint64_t> present;
   for (const CatalogEntry& e : all.entries) present[e.record.record_id] = e.sequence;
-  if (!overlapping) EXPECT_GT(workload.acked.size(), 50u);
+  if (!overlapping) {
+    EXPECT_GT(workload.acked.size(), 50u);  // one fault at a time leaves a majority most of the time
+  }
   // Accounted for: present, or replaced by a committed compaction that is itself accounted for.
   std::set<RecordId> accounted;
   for (const auto& [id, sequence] : present) accounted.insert(id);
@@ -260,7 +262,9 @@ void run_with_random_faults(uint64_t seed, bool overlapping) {
   }
   for (const auto& [id, sequence] : workload.acked) {
     EXPECT_TRUE(accounted.count(id)) << "acknowledged record " << id.to_string() << " lost";
-    if (present.count(id)) EXPECT_EQ(present.at(id), sequence) << id.to_string();
+    if (present.count(id)) {
+      EXPECT_EQ(present.at(id), sequence) << id.to_string();
+    }
   }
   for (const RecordId& c : workload.acked_compactions) {
     for (const RecordId& source : workload.compactions.at(c)) EXPECT_FALSE(present.count(source)) << source.to_string();

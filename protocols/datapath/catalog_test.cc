@@ -216,6 +216,24 @@ TEST(Catalog, PinsHoldCollectionBackWhichThenDeletesTheFragments) {
   for (NodeId n : cluster.group()) EXPECT_EQ(cluster.catalog(n)->store().records(), 1u);
 }
 
+TEST(Catalog, ANewPrimaryCollectsNothingUntilEarlierPinsHaveSurelyLapsed) {
+  CatalogOptions options;
+  options.gc_interval_ns = 50 * kMillisecond;
+  CatalogCluster cluster(kNodes, options, [](DataPathConfig& c) { c.pin_timeout_ns = 3 * kSecond; });
+  const NodeId first = cluster.wait_for_primary();
+  ASSERT_EQ(cluster.commit_and_wait(first, make_record(8, {1, 1}, 0, 100)).status, StatusCode::kOk);
+  ASSERT_NE(cluster.query_and_wait(first, 8, Extent{0, 100}).pin, 0u);  // a reader, pinned on the old primary
+  ASSERT_EQ(cluster.commit_and_wait(first, make_record(8, {2, 1}, 0, 100), {{1, 1}}).status, StatusCode::kOk);
+  cluster.world->crash(first);
+  const NodeId second = cluster.wait_for_primary();
+  const TimeNs serving_at = cluster.world->now_ns();
+  // The pin is unknown to the new primary, which therefore waits out a whole pin timeout (plus 2 eps).
+  ASSERT_TRUE(cluster.run_until([&] { return !cluster.collections.empty(); }, 10 * kSecond));
+  EXPECT_GE(cluster.world->now_ns() - serving_at, cluster.config->pin_timeout_ns);
+  EXPECT_EQ((RecordId{cluster.collections[0].record_client, cluster.collections[0].record_seq}), (RecordId{1, 1}));
+  EXPECT_NE(second, first);
+}
+
 TEST(Catalog, RepairMovesFragmentsOffADeadNodeAndRebuildsCorruptOnes) {
   CatalogCluster cluster(8);
   const NodeId primary = cluster.wait_for_primary();

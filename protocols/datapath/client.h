@@ -11,7 +11,9 @@
 //   client.write(file, offset, length, [](const OperationResult& r) { ... r.status, r.record ... });
 //   client.read(file, offset, length, [](const OperationResult& r) { ... r.pieces, r.data ... });
 // Callbacks run later, from the client's own handlers (never inside write()/read()), exactly once per
-// operation. A callback may issue new operations.
+// operation, unless the client's node crashes first (the role and its operations are gone). A callback
+// may issue new operations. Calls into the client must run in its own handler context (in the simulator:
+// World::with_role), because its effects are timed from there.
 //
 // Content of a write is the provenance pattern of its new record id (protocols/datapath/provenance.h):
 // real payloads carry those very bytes. Record ids are (client node id, counter): the counter is
@@ -56,7 +58,7 @@ struct ClientOptions {
   // failure (timeout, error, rot, authentication) falls back to whole fragments from any k, which the
   // servers CRC-check. Off: always whole fragments (also the behaviour with extra_fragments > 0).
   bool partial_reads = true;
-  uint32_t operations_max = 1 << 16;      // operations in flight; more fail at once with kUnavailable
+  uint32_t operations_max = 1 << 16;      // operations in flight; more complete untried with kUnavailable
   uint32_t records_per_read_max = 4096;   // a read needing more records fails with kUnavailable
   uint32_t compactions_in_flight_max = 16;
   bool trace = true;                      // operations / read_pieces / compaction_sources rows

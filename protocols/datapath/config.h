@@ -43,6 +43,9 @@ struct DataPathConfig {
 
   std::shared_ptr<const CostModel> cost_model;   // CPU charged for coding work (both fidelities)
   std::vector<PlacementNode> nodes;              // every node of the cluster (alive flags from membership)
+  // Each shard's catalog group, when the deployment computed them once for every role (a cache: the
+  // same as Placement::place_catalog over `nodes` all alive). Empty: each role computes its own.
+  std::vector<std::vector<NodeId>> catalog_groups;
 };
 
 // Which shard a file's records belong to.

@@ -103,6 +103,7 @@ const std::vector<NodeId>& CatalogDirectory::group(uint64_t shard) {
     return kNone;
   }
   if (known_[shard]) return groups_[shard];
+  if (config_->catalog_groups.size() == groups_.size()) return config_->catalog_groups[shard];
   if (!all_nodes_) {
     std::vector<PlacementNode> nodes = config_->nodes;
     for (PlacementNode& n : nodes) n.alive = true;

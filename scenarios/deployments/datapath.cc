@@ -172,6 +172,12 @@ void DataPathDeployment::install(sim::World& world) {
   DataPathConfig& c = *config_;
   c.nodes.clear();
   for (NodeId node = 0; node < n; ++node) c.nodes.push_back(PlacementNode{node, world.rack_of(node), world.site_of(node), 1.0, true});
+  // Catalog groups are fixed: compute them once here rather than in each of the n roles.
+  c.catalog_groups.clear();
+  datapath::CatalogDirectory directory(config_);
+  std::vector<std::vector<NodeId>> groups;
+  for (uint64_t shard = 0; shard < c.shards; ++shard) groups.push_back(directory.group(shard));
+  c.catalog_groups = std::move(groups);
   disk_failed_.assign(n, false);
   observe(world);
 
@@ -298,6 +304,12 @@ void DataPathDeployment::observe(sim::World& world) {
     });
   }
   if (reads) {
+    world.observe_table(datapath::compaction_sources_schema().name, [this](const void* row) {
+      const auto* r = static_cast<const datapath::CompactionSourceRow*>(row);
+      const RecordId source{r->source_client, r->source_seq};
+      checker_.compaction_source(r->file, RecordId{r->record_client, r->record_seq}, r->offset, r->length, source,
+                                 source == datapath::kNoRecord);
+    });
     world.observe_table(datapath::read_pieces_schema().name, [this](const void* row) {
       const auto* r = static_cast<const datapath::ReadPieceRow*>(row);
       const RecordId record{r->record_client, r->record_seq};
@@ -368,8 +380,10 @@ sim::CheckerVerdict DataPathDeployment::check_durability(sim::World& world) {
   auto violation = [&](const std::string& what) {
     if (v.violations++ == 0) v.detail = what;
   };
+  std::vector<const datapath::Catalog*> best(config_->shards, nullptr);
+  for (uint64_t shard = 0; shard < config_->shards; ++shard) best[shard] = best_replica(world, shard);
   for (const Acknowledged& ack : acknowledged_) {
-    const datapath::Catalog* catalog = best_replica(world, datapath::shard_of(*config_, ack.file));
+    const datapath::Catalog* catalog = best[datapath::shard_of(*config_, ack.file)];
     if (catalog == nullptr) continue;  // no replica up to ask: not judged
     const datapath::RecordStore& store = catalog->store();
     const datapath::RecordStore::Slot slot = store.find(ack.record);

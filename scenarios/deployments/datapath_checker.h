@@ -27,6 +27,11 @@ class DataPathChecker {
   // `record` (`hole` when it claims no record covers them).
   void read_piece(FileId file, uint64_t offset, uint64_t length, const RecordId& record, bool hole, TimeNs start_ns,
                   TimeNs end_ns);
+  // Compaction record `compaction` holds, at [offset, offset + length), a copy of what `source` held
+  // (`hole`: zeros). Right only if `source` was the latest record there among those older than the
+  // compaction: otherwise the compaction hid a newer write (a lost update).
+  void compaction_source(FileId file, const RecordId& compaction, uint64_t offset, uint64_t length,
+                         const RecordId& source, bool hole);
   // The catalog garbage-collected a record: right only if a later compaction covering its whole extent
   // had been committed (that is what supersedes a record).
   void collected(FileId file, const RecordId& record, TimeNs time_ns);

@@ -68,6 +68,19 @@ TEST(DataPathChecker, CollectingACurrentRecordIsAViolationButASupersededOneIsNot
   EXPECT_EQ(checker.gc_violations(), 2u);
 }
 
+TEST(DataPathChecker, CompactionThatHidesANewerWriteIsALostUpdate) {
+  DataPathChecker checker;
+  const RecordId compaction{9, 1};
+  checker.commit(7, a, 1, Extent{0, 100}, 10);
+  checker.commit(7, b, 2, Extent{0, 50}, 20);             // lands while the compactor works
+  checker.commit(7, compaction, 3, Extent{0, 100}, 30, true);
+  checker.compaction_source(7, compaction, 50, 50, a, false);  // right: a is the latest there
+  EXPECT_EQ(checker.read_violations(), 0u) << checker.first_read_violation();
+  checker.compaction_source(7, compaction, 0, 50, a, false);   // b was newer: lost
+  EXPECT_EQ(checker.read_violations(), 1u);
+  EXPECT_NE(checker.first_read_violation().find("lost update"), std::string::npos);
+}
+
 TEST(DataPathChecker, OldHistoryIsPrunedAndReportedUnverifiable) {
   DataPathChecker checker(100);
   checker.commit(7, a, 1, Extent{0, 10}, 0);
