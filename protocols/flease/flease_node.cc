@@ -624,17 +624,8 @@ void FleaseNode::lose(Lease& l, EndReason reason) {
   l.held = false;
   disarm(l.expiry_timer);
   disarm(l.renew_timer);
-  lease::IntervalRow row{};
-  row.resource = l.resource;
-  row.epoch = l.epoch;
-  row.start_local_ns = l.since_local_ns;
-  row.end_local_ns = runtime_.local_now_ns();
-  row.expiry_local_ns = l.expiry_local_ns;
-  row.start_true_ns = l.since_true_ns;
-  row.end_true_ns = runtime_.trace_now_ns();
-  row.holder = self_;
-  row.renewals = l.renewals;
-  row.end_reason = static_cast<uint8_t>(reason);
+  const lease::IntervalRow row =
+      lease::interval_row(l, self_, runtime_.local_now_ns(), runtime_.trace_now_ns(), reason);
   if (config_.trace) runtime_.trace(intervals_table_, &row);
   const std::vector<lease::LeaseListener*> listeners = listeners_;
   for (lease::LeaseListener* listener : listeners) listener->on_lease_lost(l.resource, l.epoch, reason);

@@ -75,6 +75,24 @@ struct IntervalRow {
 };
 const TableSchema& interval_schema();
 
+// The lease_intervals row a provider writes when one of its tenures ends. `Tenure` is the provider's
+// own lease state: resource, epoch, since_local_ns, expiry_local_ns, since_true_ns, renewals.
+template <typename Tenure>
+IntervalRow interval_row(const Tenure& t, NodeId holder, TimeNs end_local_ns, TimeNs end_true_ns, EndReason reason) {
+  IntervalRow row{};
+  row.resource = t.resource;
+  row.epoch = t.epoch;
+  row.start_local_ns = t.since_local_ns;
+  row.end_local_ns = end_local_ns;
+  row.expiry_local_ns = t.expiry_local_ns;
+  row.start_true_ns = t.since_true_ns;
+  row.end_true_ns = end_true_ns;
+  row.holder = holder;
+  row.renewals = t.renewals;
+  row.end_reason = static_cast<uint8_t>(reason);
+  return row;
+}
+
 // Callbacks for roles that use a lease (the catalog primary, the async-replication writer). They run
 // inside the lease provider's handler, on the same runtime, so they may call back into the provider.
 class LeaseListener {
