@@ -499,7 +499,16 @@ void Catalog::apply_update(Shard& s, const CatalogLogEntry& e, bool as_primary) 
     const FragmentEntry& f = moved.fragments[i];
     if (f.node == kUnplacedNode) continue;  // not moved by this entry
     fold_digest(s, (uint64_t{i} << 32) | f.node);
-    if (slot != RecordStore::kNoSlot && i < store_.fragment_count(slot)) store_.set_fragment(slot, i, f.node, f.crc32c);
+    if (slot == RecordStore::kNoSlot || i >= store_.fragment_count(slot)) continue;
+    const NodeId old_node = store_.fragment_node(slot, i);
+    store_.set_fragment(slot, i, f.node, f.crc32c);
+    if (as_primary && old_node != f.node && old_node != kUnplacedNode && alive(old_node)) {
+      // A move (rebalance) leaves a copy behind on a live node: delete it now that the map is durable.
+      auto del = std::make_shared<DeleteFragments>();
+      del->file_id = moved.file_id;
+      del->fragments.emplace_back(moved.record_id, i);
+      runtime_.send(old_node, kPortFragmentServer, std::move(del));
+    }
     if (as_primary) {
       runtime_.count("catalog.repair_committed");
       s.repairing.erase({moved.record_id, i});
@@ -607,6 +616,8 @@ void Catalog::collect_garbage(Shard& s, TimeNs now) {
 // Repair
 
 void Catalog::on_membership(const std::vector<bool>& alive) {
+  bool joined = false;
+  for (NodeId n = 0; n < alive.size(); ++n) joined = joined || (alive[n] && !this->alive(n));
   alive_ = alive;
   std::vector<PlacementNode> nodes = config_->nodes;
   for (PlacementNode& n : nodes) n.alive = this->alive(n.id);
@@ -615,9 +626,34 @@ void Catalog::on_membership(const std::vector<bool>& alive) {
   for (auto& [id, s] : shards_) {
     if (!serving(id)) continue;
     scan_for_repairs(*s);
+    if (joined) scan_for_rebalance(*s);
     pump_repairs(*s);
   }
   flush_dirty();
+}
+
+void Catalog::scan_for_rebalance(Shard& s) {
+  // A join changes where records belong: the fragments whose place moved (and only those, thanks to
+  // stable_reassign) are rebuilt on their new node; the old copy is deleted once the move commits.
+  if (!placement_) return;
+  std::vector<RecordStore::Slot> slots;
+  store_.for_each_file([&](FileId file) {
+    if (shard_of(*config_, file) != s.id) return;
+    store_.current_records(file, slots);
+    for (RecordStore::Slot slot : slots) {
+      const uint32_t count = store_.fragment_count(slot);
+      Result<std::vector<uint32_t>> target = placement_->place_record(store_.record_id(slot), count);
+      if (!target.is_ok()) continue;
+      std::vector<uint32_t> current(count);
+      for (uint32_t i = 0; i < count; ++i) current[i] = store_.fragment_node(slot, i);
+      const std::vector<uint32_t> moved = stable_reassign(current, *target);
+      for (uint32_t i = 0; i < count && i < moved.size(); ++i) {
+        if (moved[i] == current[i] || current[i] == kUnplacedNode || !alive(current[i])) continue;
+        runtime_.count("catalog.rebalance_queued");
+        enqueue_repair(s, store_.record_id(slot), i, moved[i]);
+      }
+    }
+  });
 }
 
 void Catalog::scan_for_repairs(Shard& s) {
@@ -697,8 +733,11 @@ void Catalog::on_rebuild_reply(const Envelope& from, const RebuildFragmentReply&
         commit_fragment_move(s, r.id, r.index, r.target, store_.fragment_crc(slot, r.index));
       }
     } else if (r.attempts < options_.repair_attempts_max) {
+      // Refused (a busy or restarting target) or failed: back off before asking again, so a burst of
+      // moves onto a newly joined node does not burn its attempts at once. The tick re-queues it.
       runtime_.count("catalog.repair_retry");
-      s.repair_queue.push_back(r);
+      r.deadline_local_ns = runtime_.local_now_ns() + options_.tick_ns * 4 * r.attempts;
+      s.repairs.emplace(m.request_id, r);
     } else {
       runtime_.count("catalog.repair_gave_up");
       s.repairing.erase({r.id, r.index});

@@ -276,6 +276,7 @@ class Catalog final : public Role, private lease::LeaseListener {
   void expire_pins(Shard& s, TimeNs now);
   void collect_garbage(Shard& s, TimeNs now);
   void scan_for_repairs(Shard& s);
+  void scan_for_rebalance(Shard& s);
   void enqueue_repair(Shard& s, const RecordId& id, uint32_t index, NodeId target);
   void pump_repairs(Shard& s);
   NodeId repair_target(const RecordStore::Slot slot, uint32_t index) const;

@@ -118,6 +118,21 @@ TEST(DataPathCheckers, AckingBeforeFsyncFailsDurabilityWhenNodesCrash) {
   EXPECT_TRUE(g->passed) << describe(good.summary);
 }
 
+TEST(DataPathScenario, AJoinMovesTheFragmentsWhosePlaceChanged) {
+  const Outcome o = run("pbfs-join-rebalance.yaml", {});
+  ASSERT_TRUE(o.error.empty()) << o.error;
+  auto counter = [&](const std::string& name) {
+    auto it = o.summary.counters.find(name);
+    return it == o.summary.counters.end() ? uint64_t{0} : it->second;
+  };
+  EXPECT_GT(counter("catalog.rebalance_queued"), 0u);
+  // Every move was rebuilt on its new node and recorded in the catalog (durability then finds each
+  // current record's fragments where the catalog says they are).
+  EXPECT_EQ(counter("catalog.repair_committed"), counter("catalog.repair_queued"));
+  EXPECT_EQ(counter("catalog.repair_gave_up"), 0u);
+  EXPECT_TRUE(o.summary.all_checks_passed()) << describe(o.summary);
+}
+
 TEST(DataPathScenario, BadProtocolFieldNamesFileLineAndField) {
   const Outcome o = run("pbfs-small-overwrites.yaml", {"protocol.coding.k=300"});
   EXPECT_NE(o.error.find("protocol.coding.k"), std::string::npos) << o.error;
