@@ -583,21 +583,9 @@ void FleaseNode::finish_attempt(Lease& l, AttemptOutcome outcome) {
   disarm(l.round_timer);
   l.phase = Phase::kIdle;
   l.attempt_open = false;
-  lease::AttemptRow row{};
-  row.resource = l.resource;
-  const bool ours = outcome == AttemptOutcome::kAcquired || outcome == AttemptOutcome::kRenewed;
-  row.epoch = ours ? l.epoch : l.known.epoch;
-  row.expiry_local_ns = ours ? l.expiry_local_ns : l.known.expiry_ns;
-  row.start_local_ns = l.attempt_start_local_ns;
-  row.end_local_ns = runtime_.local_now_ns();
-  row.start_true_ns = l.attempt_start_true_ns;
-  row.end_true_ns = runtime_.trace_now_ns();
-  row.node = self_;
-  row.holder = ours ? self_ : (outcome == AttemptOutcome::kHeldByOther ? l.known.holder : kNoNode);
-  row.messages = l.messages;
-  row.rounds = l.rounds;
-  row.kind = static_cast<uint8_t>(l.kind);
-  row.outcome = static_cast<uint8_t>(outcome);
+  const lease::AttemptRow row =
+      lease::attempt_row(l, outcome, lease::KnownLease{l.known.holder, l.known.epoch, l.known.expiry_ns}, self_,
+                         runtime_.local_now_ns(), runtime_.trace_now_ns());
   if (config_.trace) runtime_.trace(attempts_table_, &row);
   const TimeNs now = runtime_.local_now_ns();
   if (outcome == AttemptOutcome::kHeldByOther && l.wanted) {

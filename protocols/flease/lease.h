@@ -75,6 +75,37 @@ struct IntervalRow {
 };
 const TableSchema& interval_schema();
 
+// What a provider last learnt of someone else's lease: reported in an attempt's row when it is not ours.
+struct KnownLease {
+  NodeId holder = kNoNode;
+  uint64_t epoch = 0;
+  TimeNs expiry_local_ns = 0;
+};
+
+// The lease_attempts row a provider writes when an attempt finishes. `Attempt` is the provider's lease
+// state: resource, epoch, expiry_local_ns, attempt_start_local_ns, attempt_start_true_ns, messages,
+// rounds, kind.
+template <typename Attempt>
+AttemptRow attempt_row(const Attempt& l, AttemptOutcome outcome, const KnownLease& known, NodeId self,
+                       TimeNs end_local_ns, TimeNs end_true_ns) {
+  const bool ours = outcome == AttemptOutcome::kAcquired || outcome == AttemptOutcome::kRenewed;
+  AttemptRow row{};
+  row.resource = l.resource;
+  row.epoch = ours ? l.epoch : known.epoch;
+  row.expiry_local_ns = ours ? l.expiry_local_ns : known.expiry_local_ns;
+  row.start_local_ns = l.attempt_start_local_ns;
+  row.end_local_ns = end_local_ns;
+  row.start_true_ns = l.attempt_start_true_ns;
+  row.end_true_ns = end_true_ns;
+  row.node = self;
+  row.holder = ours ? self : (outcome == AttemptOutcome::kHeldByOther ? known.holder : kNoNode);
+  row.messages = l.messages;
+  row.rounds = l.rounds;
+  row.kind = static_cast<uint8_t>(l.kind);
+  row.outcome = static_cast<uint8_t>(outcome);
+  return row;
+}
+
 // The lease_intervals row a provider writes when one of its tenures ends. `Tenure` is the provider's
 // own lease state: resource, epoch, since_local_ns, expiry_local_ns, since_true_ns, renewals.
 template <typename Tenure>

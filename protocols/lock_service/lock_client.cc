@@ -234,21 +234,9 @@ void LockClient::granted(Lease& l, const LockReply& m, TimeNs now) {
 void LockClient::finish_attempt(Lease& l, AttemptOutcome outcome) {
   disarm(l.request_timer);
   l.attempt_open = false;
-  lease::AttemptRow row{};
-  const bool ours = outcome == AttemptOutcome::kAcquired || outcome == AttemptOutcome::kRenewed;
-  row.resource = l.resource;
-  row.epoch = ours ? l.epoch : l.known_epoch;
-  row.expiry_local_ns = ours ? l.expiry_local_ns : l.known_expiry_local_ns;
-  row.start_local_ns = l.attempt_start_local_ns;
-  row.end_local_ns = runtime_.local_now_ns();
-  row.start_true_ns = l.attempt_start_true_ns;
-  row.end_true_ns = runtime_.trace_now_ns();
-  row.node = self_;
-  row.holder = ours ? self_ : (outcome == AttemptOutcome::kHeldByOther ? l.known_holder : kNoNode);
-  row.messages = l.messages;
-  row.rounds = l.rounds;
-  row.kind = static_cast<uint8_t>(l.kind);
-  row.outcome = static_cast<uint8_t>(outcome);
+  const lease::AttemptRow row = lease::attempt_row(
+      l, outcome, lease::KnownLease{l.known_holder, l.known_epoch, l.known_expiry_local_ns}, self_,
+      runtime_.local_now_ns(), runtime_.trace_now_ns());
   if (config_.trace) runtime_.trace(attempts_table_, &row);
   const TimeNs now = runtime_.local_now_ns();
   if (outcome == AttemptOutcome::kHeldByOther && l.wanted) {

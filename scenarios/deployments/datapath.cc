@@ -228,7 +228,6 @@ void DataPathDeployment::install_client(sim::World& world, NodeId node, uint32_t
   const TimeNs begin_ns = kSecond;
   if (workload_.open_loop) {
     sim::World* w = &world;
-    std::function<void()> arrive;
     auto arrival = std::make_shared<std::function<void()>>();
     *arrival = [this, w, node, index, arrival] {
       issue(*w, node, index);
