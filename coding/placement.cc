@@ -108,62 +108,102 @@ Result<std::vector<uint32_t>> Placement::place_catalog(FileId file, uint32_t rep
   return place(catalog_key_hash(file), replicas, options, nullptr, 0);
 }
 
+namespace {
+
+using Ranked = std::pair<double, uint32_t>;  // (score, node position): higher score first, then lower position
+
+// A function object (not a function pointer) so the heap and sort calls inline it.
+struct Better {
+  bool operator()(const Ranked& a, const Ranked& b) const {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  }
+};
+constexpr Better better;
+
+}  // namespace
+
+double Placement::score(uint64_t key_hash, uint32_t position) const {
+  // u in (0, 1) from the hash; weighted rendezvous ranks by ln(u) / weight (u alone when weights are equal).
+  const double u = (double(mix64(key_hash ^ node_hash_[position]) >> 11) + 0.5) * 0x1.0p-53;
+  return uniform_weights_ ? u : std::log(u) / nodes_[position].weight;
+}
+
 Result<std::vector<uint32_t>> Placement::place(uint64_t key_hash, uint32_t count, const PlacementOptions& options,
                                                const LoadTracker* load, uint64_t fragment_bytes) const {
   if (count > alive_count_) {
     return Status(StatusCode::kUnavailable, "need " + std::to_string(count) + " alive nodes, have " + std::to_string(alive_count_));
   }
   if (count == 0) return std::vector<uint32_t>{};
-  // Score every alive node: u in (0, 1) from the hash; weighted rendezvous ranks by ln(u) / weight.
-  std::vector<std::pair<double, uint32_t>> ranked;
-  ranked.reserve(alive_count_);
+  // Usually the winners are among the best few: keep only those while scoring (a heap whose top is the
+  // worst kept), and rank everything only if they were not enough. Placement runs once per write over
+  // every node, so it must not allocate or sort per node.
+  const size_t prefix = std::min<size_t>(alive_count_, size_t{2} * count + 8);
+  std::vector<Ranked> ranked;
+  ranked.reserve(prefix);
   for (uint32_t i = 0; i < nodes_.size(); ++i) {
     if (!nodes_[i].alive) continue;
-    const double u = (double(mix64(key_hash ^ node_hash_[i]) >> 11) + 0.5) * 0x1.0p-53;
-    ranked.push_back({uniform_weights_ ? u : std::log(u) / nodes_[i].weight, i});
+    const Ranked candidate{score(key_hash, i), i};
+    if (ranked.size() < prefix) {
+      ranked.push_back(candidate);
+      std::push_heap(ranked.begin(), ranked.end(), better);
+    } else if (better(candidate, ranked.front())) {
+      std::pop_heap(ranked.begin(), ranked.end(), better);
+      ranked.back() = candidate;
+      std::push_heap(ranked.begin(), ranked.end(), better);
+    }
   }
-  auto better = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
-  // Usually the winners are among the best few: sort only those, and everything if that was not enough.
-  const size_t prefix = std::min<size_t>(ranked.size(), size_t{2} * count + 8);
-  std::nth_element(ranked.begin(), ranked.begin() + prefix, ranked.end(), better);
-  std::sort(ranked.begin(), ranked.begin() + prefix, better);
+  std::sort_heap(ranked.begin(), ranked.end(), better);
   std::vector<uint32_t> chosen;
-  if (!select(ranked, prefix, count, options, load, fragment_bytes, chosen)) {
+  if (!select(ranked, count, options, load, fragment_bytes, chosen, prefix < alive_count_)) {
+    ranked.clear();
+    ranked.reserve(alive_count_);
+    for (uint32_t i = 0; i < nodes_.size(); ++i) {
+      if (nodes_[i].alive) ranked.push_back({score(key_hash, i), i});
+    }
     std::sort(ranked.begin(), ranked.end(), better);
-    PBFS_CODING_CHECK(select(ranked, ranked.size(), count, options, load, fragment_bytes, chosen));
+    PBFS_CODING_CHECK(select(ranked, count, options, load, fragment_bytes, chosen, false));
   }
   return chosen;
 }
 
 // Greedy over the ranked nodes. Pass 0 honours the domain caps and the load bound; each later pass
 // relaxes the caps by one and drops the bound, so a lopsided topology still gets `count` distinct nodes.
-// False if pass 0 ran out of the first `limit` candidates (the caller then ranks them all).
-bool Placement::select(const std::vector<std::pair<double, uint32_t>>& ranked, size_t limit, uint32_t count,
+// False if pass 0 fell short and `partial` says more candidates exist (the caller then ranks them all).
+// Domain counts are kept over the chosen nodes only (count is small), not over every node.
+bool Placement::select(const std::vector<std::pair<double, uint32_t>>& ranked, uint32_t count,
                        const PlacementOptions& options, const LoadTracker* load, uint64_t fragment_bytes,
-                       std::vector<uint32_t>& chosen) const {
+                       std::vector<uint32_t>& chosen, bool partial) const {
   const bool bounded = options.load_bound > 0 && load != nullptr;
   const double mean_per_weight =
       bounded ? double(load->total_bytes() + uint64_t{count} * fragment_bytes) / alive_weight_ : 0;
   const uint32_t rack_cap = options.spread_racks ? (count + racks_alive_ - 1) / racks_alive_ : count;
   const uint32_t site_cap = options.spread_sites ? (count + sites_alive_ - 1) / sites_alive_ : count;
-  std::vector<uint32_t> per_rack(nodes_.size(), 0), per_site(nodes_.size(), 0);
-  std::vector<bool> taken(nodes_.size(), false);
+  std::vector<uint32_t> positions;  // of the chosen nodes
+  positions.reserve(count);
+  auto taken = [&](uint32_t i, uint32_t& same_rack, uint32_t& same_site) {
+    same_rack = same_site = 0;
+    for (uint32_t p : positions) {
+      if (p == i) return true;
+      same_rack += rack_index_[p] == rack_index_[i] ? 1 : 0;
+      same_site += site_index_[p] == site_index_[i] ? 1 : 0;
+    }
+    return false;
+  };
   chosen.clear();
   for (uint32_t pass = 0; chosen.size() < count; ++pass) {
     PBFS_CODING_CHECK(pass <= count);
-    for (size_t r = 0; r < limit && chosen.size() < count; ++r) {
+    for (size_t r = 0; r < ranked.size() && chosen.size() < count; ++r) {
       const uint32_t i = ranked[r].second;
-      if (taken[i] || per_rack[rack_index_[i]] >= rack_cap + pass || per_site[site_index_[i]] >= site_cap + pass) continue;
+      uint32_t same_rack = 0, same_site = 0;
+      if (taken(i, same_rack, same_site) || same_rack >= rack_cap + pass || same_site >= site_cap + pass) continue;
       if (bounded && pass == 0) {
         const double bound = mean_per_weight * nodes_[i].weight * options.load_bound;
         if (double(load->bytes_by_position()[i] + fragment_bytes) > bound) continue;
       }
-      taken[i] = true;
-      ++per_rack[rack_index_[i]];
-      ++per_site[site_index_[i]];
+      positions.push_back(i);
       chosen.push_back(nodes_[i].id);
     }
-    if (pass == 0 && chosen.size() < count && limit < ranked.size()) return false;
+    if (pass == 0 && chosen.size() < count && partial) return false;
   }
   return true;
 }

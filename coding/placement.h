@@ -71,9 +71,9 @@ class Placement {
  private:
   Result<std::vector<uint32_t>> place(uint64_t key_hash, uint32_t count, const PlacementOptions& options,
                                       const LoadTracker* load, uint64_t fragment_bytes) const;
-  bool select(const std::vector<std::pair<double, uint32_t>>& ranked, size_t limit, uint32_t count,
-              const PlacementOptions& options, const LoadTracker* load, uint64_t fragment_bytes,
-              std::vector<uint32_t>& chosen) const;
+  double score(uint64_t key_hash, uint32_t position) const;
+  bool select(const std::vector<std::pair<double, uint32_t>>& ranked, uint32_t count, const PlacementOptions& options,
+              const LoadTracker* load, uint64_t fragment_bytes, std::vector<uint32_t>& chosen, bool partial) const;
   std::vector<PlacementNode> nodes_;
   std::unordered_map<uint32_t, uint32_t> position_;
   std::vector<uint64_t> node_hash_;

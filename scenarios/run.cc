@@ -84,12 +84,16 @@ Result<RunOutcome> run_scenario(const Scenario& scenario, const RunOptions& opti
   if (!trace.is_ok()) return trace.status();
   outcome.trace = std::move(trace.value());
 
-  sim::World world(scenario, outcome.trace.get());
-  deployment->install(world);
-  if (options.progress) world.set_progress(options.progress, options.progress_every_ns);
-  outcome.summary = world.run();
-  deployment->finish(world, outcome.summary);
-  write_summary(*outcome.trace, world, outcome.summary);
+  auto world = std::make_unique<sim::World>(scenario, outcome.trace.get());
+  deployment->install(*world);
+  if (options.progress) world->set_progress(options.progress, options.progress_every_ns);
+  outcome.summary = world->run();
+  deployment->finish(*world, outcome.summary);
+  write_summary(*outcome.trace, *world, outcome.summary);
+  if (options.exit_after_run) {  // deliberately not freed: the process ends next
+    (void)world.release();
+    (void)deployment.release();
+  }
   Status closed = outcome.trace->close();
   if (!closed.is_ok()) return closed;
   return outcome;

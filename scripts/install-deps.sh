@@ -6,7 +6,7 @@ packages=(
   libboost-graph-dev libboost-random-dev libboost-program-options-dev
   libeigen3-dev libjerasure-dev libgf-complete-dev libisal-dev libcrypto++-dev libhdf5-dev
   libgtest-dev libgmock-dev libbenchmark-dev pybind11-dev python3-dev libyaml-cpp-dev
-  libzookeeper-mt-dev zookeeper netcat-openbsd
+  libzookeeper-mt-dev zookeeper netcat-openbsd libjemalloc-dev
   python3-h5py python3-numpy python3-pandas python3-matplotlib python3-pytest
   python3-nbclient python3-nbformat python3-ipykernel jupyter-nbconvert python3-distributed
 )

@@ -46,6 +46,17 @@ void Disk::apply(File& file, uint64_t offset, const Payload& data, uint64_t leng
   file.size = std::max(file.size, end);
 }
 
+void Disk::make_durable(Entry& entry, const PendingWrite& write, uint64_t length) {
+  const uint64_t before = entry.durable.size;
+  apply(entry.durable, write.offset, write.data, length);
+  entry.exists = true;
+  durable_bytes_ += entry.durable.size - before;
+}
+
+void Disk::forget_if_empty(Entry& e, const std::string& file) {
+  if (!e.exists && e.pending.empty() && e.dirty_bytes == 0 && e.in_flight == 0) files_.erase(file);
+}
+
 DiskOpId Disk::write(TimeNs submit_ns, const std::string& file, uint64_t offset, Payload data, uint64_t tag,
                      Callback done) {
   const DiskOpId id = next_op_++;
@@ -56,13 +67,21 @@ DiskOpId Disk::write(TimeNs submit_ns, const std::string& file, uint64_t offset,
   } else if (full_ || used_bytes() + data.size > profile_.capacity_bytes) {
     c.status = Status(StatusCode::kNoSpace, "disk full writing " + file);
   } else {
-    // The write reaches the cache when it completes; reads issued later see it.
+    // The write reaches the cache when it completes (reads issued later see it), then completes.
+    // The entry stays (in_flight) until the write completes, so the completion needs no lookup; a
+    // crash or failure changes the epoch and the completion then touches nothing.
     queued_bytes_ += data.size;
-    dirty_bytes_[file] += data.size;
+    Entry* e = &files_[file];
+    e->dirty_bytes += data.size;
+    ++e->in_flight;
     const uint64_t epoch = epoch_;
-    kernel_.at(end, [this, epoch, w = PendingWrite{file, offset, std::move(data)}]() mutable {
-      if (epoch == epoch_) pending_.push_back(std::move(w));
+    kernel_.at(end, [this, e, epoch, offset, data = std::move(data), c = std::move(c), done = std::move(done)]() mutable {
+      if (epoch != epoch_) return;  // the node crashed or the disk failed meanwhile
+      --e->in_flight;
+      e->pending.push_back(PendingWrite{next_write_order_++, offset, std::move(data)});
+      done(std::move(c));
     });
+    return id;
   }
   finish_at(end, std::move(c), std::move(done));
   return id;
@@ -70,15 +89,17 @@ DiskOpId Disk::write(TimeNs submit_ns, const std::string& file, uint64_t offset,
 
 Payload Disk::read_now(const std::string& file, uint64_t offset, uint64_t length, Status& status) const {
   auto it = files_.find(file);
-  const File* durable = it == files_.end() ? nullptr : &it->second;
+  const Entry* entry = it == files_.end() ? nullptr : &it->second;
+  const File* durable = entry != nullptr && entry->exists ? &entry->durable : nullptr;
   bool exists = durable != nullptr;
   bool real = durable != nullptr && durable->real;
   uint64_t size = durable ? durable->size : 0;
-  for (const PendingWrite& w : pending_) {
-    if (w.file != file) continue;
-    exists = true;
-    real = real || w.data.is_real();
-    size = std::max(size, w.offset + w.data.size);
+  if (entry != nullptr) {
+    for (const PendingWrite& w : entry->pending) {
+      exists = true;
+      real = real || w.data.is_real();
+      size = std::max(size, w.offset + w.data.size);
+    }
   }
   if (!exists) {
     status = Status(StatusCode::kNotFound, "no file " + file);
@@ -99,8 +120,8 @@ Payload Disk::read_now(const std::string& file, uint64_t offset, uint64_t length
   if (durable && durable->real) {
     for (uint64_t i = 0; i < n && offset + i < durable->data.size(); ++i) out[i] = durable->data[offset + i];
   }
-  for (const PendingWrite& w : pending_) {  // the cache overlays durable data, newest last
-    if (w.file != file || !w.data.is_real()) continue;
+  for (const PendingWrite& w : entry->pending) {  // the cache overlays durable data, newest last
+    if (!w.data.is_real()) continue;
     const uint64_t lo = std::max(offset, w.offset);
     const uint64_t hi = std::min(end, w.offset + w.data.size);
     for (uint64_t o = lo; o < hi; ++o) out[o - offset] = (*w.data.bytes)[o - w.offset];
@@ -132,35 +153,31 @@ DiskOpId Disk::read(TimeNs submit_ns, const std::string& file, uint64_t offset, 
 DiskOpId Disk::sync(TimeNs submit_ns, const std::string& file, uint64_t tag, Callback done) {
   const DiskOpId id = next_op_++;
   // Writes queued before this sync complete before it (FIFO), so it flushes them all.
-  uint64_t dirty = 0;
-  if (auto it = dirty_bytes_.find(file); it != dirty_bytes_.end()) {
-    dirty = it->second;
-    dirty_bytes_.erase(it);
+  auto it = files_.find(file);
+  Entry* e = it == files_.end() ? nullptr : &it->second;
+  const uint64_t dirty = e != nullptr ? e->dirty_bytes : 0;
+  if (e != nullptr) {
+    e->dirty_bytes = 0;
+    ++e->in_flight;
   }
   const TimeNs service = profile_.sync_latency_ns +
                          static_cast<TimeNs>(static_cast<double>(dirty) * 1e9 / profile_.write_bandwidth_bytes_per_s);
   const TimeNs end = reserve(submit_ns, service);
   const uint64_t epoch = epoch_;
-  kernel_.at(end, [this, epoch, id, file, tag, done = std::move(done)]() {
+  kernel_.at(end, [this, e, epoch, id, file, tag, done = std::move(done)]() {
     if (epoch != epoch_) return;
     DiskCompletion c{id, DiskOpKind::kSync, tag, Status(), file, 0, Payload{}};
     if (failed_) {
       c.status = Status(StatusCode::kIoError, "disk failed");
-    } else {
+    } else if (e != nullptr) {
       // Everything of this file that reached the cache by now becomes durable.
-      std::vector<PendingWrite> keep;
-      for (PendingWrite& w : pending_) {
-        if (w.file == file) {
-          File& f = files_[file];
-          const uint64_t before = f.size;
-          apply(f, w.offset, w.data, w.data.size);
-          durable_bytes_ += f.size - before;
-          queued_bytes_ -= w.data.size;
-        } else {
-          keep.push_back(std::move(w));
-        }
+      --e->in_flight;
+      for (const PendingWrite& w : e->pending) {
+        make_durable(*e, w, w.data.size);
+        queued_bytes_ -= w.data.size;
       }
-      pending_ = std::move(keep);
+      e->pending.clear();
+      forget_if_empty(*e, file);
     }
     done(std::move(c));
   });
@@ -177,16 +194,15 @@ DiskOpId Disk::remove(TimeNs submit_ns, const std::string& file, uint64_t tag, C
     // Removal is a metadata operation: durable once done (like unlink followed by a directory fsync).
     bool existed = false;
     if (auto it = files_.find(file); it != files_.end()) {
-      durable_bytes_ -= it->second.size;
-      files_.erase(it);
-      existed = true;
+      Entry& e = it->second;
+      existed = e.exists || !e.pending.empty();
+      if (e.exists) durable_bytes_ -= e.durable.size;
+      for (const PendingWrite& w : e.pending) queued_bytes_ -= w.data.size;
+      e.exists = false;
+      e.durable = File{};
+      e.pending.clear();
+      forget_if_empty(e, file);
     }
-    std::erase_if(pending_, [&](const PendingWrite& w) {
-      if (w.file != file) return false;
-      queued_bytes_ -= w.data.size;
-      existed = true;
-      return true;
-    });
     if (!existed) c.status = Status(StatusCode::kNotFound, "no file " + file);
   }
   finish_at(end, std::move(c), std::move(done));
@@ -196,21 +212,28 @@ DiskOpId Disk::remove(TimeNs submit_ns, const std::string& file, uint64_t tag, C
 void Disk::crash() {
   ++epoch_;
   busy_until_ns_ = kernel_.now_ns();
+  // Torn writes are drawn in completion order over the whole disk, independent of the table's layout.
+  std::vector<std::pair<const PendingWrite*, Entry*>> cached;
+  for (auto& [name, e] : files_) {
+    for (const PendingWrite& w : e.pending) cached.emplace_back(&w, &e);
+  }
+  std::sort(cached.begin(), cached.end(), [](const auto& a, const auto& b) { return a.first->order < b.first->order; });
   boost::random::uniform_01<double> uniform;
-  for (PendingWrite& w : pending_) {
+  for (const auto& [w, e] : cached) {
     if (profile_.torn_write_probability <= 0 || uniform(rng()) >= profile_.torn_write_probability) continue;
     // A torn write: a prefix of whole 512-byte sectors reached the media.
-    const uint64_t sectors = w.data.size / 512;
+    const uint64_t sectors = w->data.size / 512;
     if (sectors == 0) continue;
     const uint64_t kept = boost::random::uniform_int_distribution<uint64_t>(0, sectors - 1)(rng()) * 512;
     if (kept == 0) continue;
-    File& f = files_[w.file];
-    const uint64_t before = f.size;
-    apply(f, w.offset, w.data, kept);
-    durable_bytes_ += f.size - before;
+    make_durable(*e, *w, kept);
   }
-  pending_.clear();
-  dirty_bytes_.clear();
+  for (auto it = files_.begin(); it != files_.end();) {
+    it->second.pending.clear();
+    it->second.dirty_bytes = 0;
+    it->second.in_flight = 0;  // their completions are abandoned (epoch)
+    it = it->second.exists ? std::next(it) : files_.erase(it);
+  }
   queued_bytes_ = 0;
 }
 
@@ -218,8 +241,6 @@ void Disk::fail() {
   ++epoch_;
   failed_ = true;
   files_.clear();
-  pending_.clear();
-  dirty_bytes_.clear();
   durable_bytes_ = 0;
   queued_bytes_ = 0;
 }
@@ -230,22 +251,35 @@ void Disk::replace() {
   slow_factor_ = 1.0;
 }
 
+std::vector<Disk::File*> Disk::durable_in_name_order() {
+  std::vector<std::pair<const std::string*, File*>> named;
+  for (auto& [name, e] : files_) {
+    if (e.exists) named.emplace_back(&name, &e.durable);
+  }
+  std::sort(named.begin(), named.end(), [](const auto& a, const auto& b) { return *a.first < *b.first; });
+  std::vector<File*> out;
+  out.reserve(named.size());
+  for (const auto& [name, f] : named) out.push_back(f);
+  return out;
+}
+
 uint32_t Disk::rot_bits(uint32_t count) {
+  const std::vector<File*> durable = durable_in_name_order();
   uint64_t total = 0;
-  for (const auto& [name, file] : files_) total += file.size;
+  for (const File* file : durable) total += file->size;
   if (total == 0) return 0;
   for (uint32_t i = 0; i < count; ++i) {
     uint64_t target = boost::random::uniform_int_distribution<uint64_t>(0, total - 1)(rng());
-    for (auto& [name, file] : files_) {
-      if (target >= file.size) {
-        target -= file.size;
+    for (File* file : durable) {
+      if (target >= file->size) {
+        target -= file->size;
         continue;
       }
       const int bit = boost::random::uniform_int_distribution<int>(0, 7)(rng());
-      if (file.real) {
-        file.data[target] ^= static_cast<uint8_t>(1u << bit);
+      if (file->real) {
+        file->data[target] ^= static_cast<uint8_t>(1u << bit);
       } else {
-        file.rotten_offsets.push_back(target);
+        file->rotten_offsets.push_back(target);
       }
       break;
     }
@@ -255,7 +289,7 @@ uint32_t Disk::rot_bits(uint32_t count) {
 
 const Disk::File* Disk::durable_file(const std::string& name) const {
   auto it = files_.find(name);
-  return it == files_.end() ? nullptr : &it->second;
+  return it == files_.end() || !it->second.exists ? nullptr : &it->second.durable;
 }
 
 }  // namespace pbfs::sim

@@ -6,9 +6,9 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "protocols/runtime/runtime.h"
@@ -55,23 +55,36 @@ class Disk {
 
  private:
   struct PendingWrite {
-    std::string file;
+    uint64_t order;  // completion order over the whole disk: a crash tears writes in this order
     uint64_t offset;
     Payload data;
+  };
+  // Everything the disk holds for one name. A fragment server keeps thousands of files, so the table is
+  // hashed and each file carries its own cache, making reads and syncs independent of other files.
+  struct Entry {
+    File durable;
+    bool exists = false;                // durable content exists (a sync or a torn write created it)
+    std::vector<PendingWrite> pending;  // completed but unsynced writes, oldest first
+    uint64_t dirty_bytes = 0;           // bytes written (queued or cached) since the last sync
+    uint32_t in_flight = 0;             // writes and syncs queued: they hold a pointer to this entry
   };
   TimeNs reserve(TimeNs submit_ns, TimeNs service_ns);
   void finish_at(TimeNs time_ns, DiskCompletion completion, Callback done);
   Payload read_now(const std::string& file, uint64_t offset, uint64_t length, Status& status) const;
   static void apply(File& file, uint64_t offset, const Payload& data, uint64_t length);
+  void make_durable(Entry& entry, const PendingWrite& write, uint64_t length);
+  // Drops an entry that holds nothing and that no queued operation points to.
+  void forget_if_empty(Entry& entry, const std::string& file);
+  // Durable files in name order, so choices that walk them (bit rot) do not depend on hashing.
+  std::vector<File*> durable_in_name_order();
 
   Kernel& kernel_;
   DiskProfile profile_;
   Rng& rng();
   uint64_t stream_id_;
   std::unique_ptr<Rng> rng_;  // most disks never need one: 2.5 KB saved per node
-  std::map<std::string, File> files_;     // durable content (ordered: deterministic iteration)
-  std::vector<PendingWrite> pending_;     // completed but unsynced writes, oldest first
-  std::map<std::string, uint64_t> dirty_bytes_;  // bytes written (queued or cached) since the last sync
+  std::unordered_map<std::string, Entry> files_;
+  uint64_t next_write_order_ = 0;
   TimeNs busy_until_ns_ = 0;
   TimeNs busy_ns_ = 0;
   uint64_t durable_bytes_ = 0;  // sum of durable file sizes

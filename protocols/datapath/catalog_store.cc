@@ -41,12 +41,9 @@ uint32_t RecordStore::allocate_words(uint32_t count) {
     return handle;
   }
   // Runs never straddle blocks: skip the rest of a block that cannot hold this run.
-  const uint64_t offset = arena_used_ & (kArenaBlockWords - 1);
-  if (offset + count > kArenaBlockWords) arena_used_ += kArenaBlockWords - offset;
-  while ((arena_used_ + count + kArenaBlockWords - 1) >> kArenaBlockShift > arena_.size()) {
-    arena_.push_back(std::make_unique<uint32_t[]>(kArenaBlockWords));
-  }
+  while (arena_used_ + count > ArenaBlocks::block_end(arena_used_)) arena_used_ = ArenaBlocks::block_end(arena_used_);
   require(arena_used_ + count <= 0xffffffffull, "arena handle space");
+  arena_.ensure(arena_used_ + count - 1);
   const uint32_t handle = static_cast<uint32_t>(arena_used_);
   arena_used_ += count;
   return handle;
@@ -61,7 +58,7 @@ RecordStore::Slot RecordStore::allocate_slot() {
     return slot;
   }
   require(next_fresh_ != kNoSlot, "slot space");
-  if ((next_fresh_ >> kBlockShift) >= blocks_.size()) blocks_.push_back(std::make_unique<Record[]>(kBlockRecords));
+  blocks_.ensure(next_fresh_);
   return next_fresh_++;
 }
 
@@ -271,8 +268,7 @@ uint64_t RecordStore::last_sequence(FileId file) const {
 }
 
 size_t RecordStore::memory_bytes() const {
-  size_t bytes = blocks_.size() * kBlockRecords * sizeof(Record) + blocks_.capacity() * sizeof(void*);
-  bytes += arena_.size() * kArenaBlockWords * sizeof(uint32_t) + arena_.capacity() * sizeof(void*);
+  size_t bytes = blocks_.memory_bytes() + arena_.memory_bytes();
   for (const auto& free : free_words_) bytes += free.capacity() * sizeof(uint32_t);
   bytes += table_.capacity() * sizeof(Slot);
   bytes += forest_.memory_bytes();

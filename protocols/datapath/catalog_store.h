@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "coding/record.h"
+#include "protocols/datapath/block_array.h"
 #include "protocols/datapath/interval_index.h"
 
 namespace pbfs::datapath {
@@ -88,19 +89,17 @@ class RecordStore {
     IntervalForest::Id root = IntervalForest::kNone;
     uint64_t last_sequence = 0;
   };
-  static constexpr size_t kBlockShift = 12;
-  static constexpr size_t kBlockRecords = size_t{1} << kBlockShift;
-  static constexpr size_t kArenaBlockShift = 16;
-  static constexpr size_t kArenaBlockWords = size_t{1} << kArenaBlockShift;
+  // Slot blocks grow from 16 to 4096 records, arena blocks from 256 to 65536 words (a run is at most
+  // 2 * 256 words, so it fits any block from the second on).
+  using RecordBlocks = BlockArray<Record, 4, 12>;
+  using ArenaBlocks = BlockArray<uint32_t, 8, 16>;
 
-  Record& record_at(Slot slot) { return blocks_[slot >> kBlockShift][slot & (kBlockRecords - 1)]; }
-  const Record& record_at(Slot slot) const { return blocks_[slot >> kBlockShift][slot & (kBlockRecords - 1)]; }
+  Record& record_at(Slot slot) { return blocks_[slot]; }
+  const Record& record_at(Slot slot) const { return blocks_[slot]; }
   Slot allocate_slot();
   static uint32_t words_for(uint32_t fragments, bool wide);
-  uint32_t* words(uint32_t handle) { return &arena_[handle >> kArenaBlockShift][handle & (kArenaBlockWords - 1)]; }
-  const uint32_t* words(uint32_t handle) const {
-    return &arena_[handle >> kArenaBlockShift][handle & (kArenaBlockWords - 1)];
-  }
+  uint32_t* words(uint32_t handle) { return &arena_[handle]; }
+  const uint32_t* words(uint32_t handle) const { return &arena_[handle]; }
   uint32_t allocate_words(uint32_t count);
   void free_words(uint32_t handle, uint32_t count);
   void set_node(Record& r, uint32_t index, uint32_t node);
@@ -112,12 +111,12 @@ class RecordStore {
   void table_erase(Slot slot);
   void table_grow();
 
-  std::vector<std::unique_ptr<Record[]>> blocks_;
+  RecordBlocks blocks_;
   Slot next_fresh_ = 0;
   Slot free_head_ = kNoSlot;
   size_t live_ = 0;
   size_t current_ = 0;
-  std::vector<std::unique_ptr<uint32_t[]>> arena_;
+  ArenaBlocks arena_;
   uint64_t arena_used_ = 0;                    // words handed out by the bump allocator
   std::vector<std::vector<uint32_t>> free_words_;  // by size: handles of freed runs
   std::vector<Slot> table_;                    // kNoSlot: empty

@@ -29,8 +29,7 @@ uint64_t IntervalForest::priority(Id id) {
 
 IntervalForest::Node& IntervalForest::make(Id id) {
   require(id != kNone, "a real id");
-  const size_t block = id >> kBlockShift;
-  while (blocks_.size() <= block) blocks_.push_back(std::make_unique<Node[]>(kBlockNodes));
+  blocks_.ensure(id);
   return node(id);
 }
 

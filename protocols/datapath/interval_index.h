@@ -11,6 +11,8 @@
 #include <memory>
 #include <vector>
 
+#include "protocols/datapath/block_array.h"
+
 namespace pbfs::datapath {
 
 class IntervalForest {
@@ -34,7 +36,7 @@ class IntervalForest {
   uint64_t start(Id id) const { return node(id).start; }
   uint64_t end(Id id) const { return node(id).end; }
   // Bytes held by the node pool.
-  size_t memory_bytes() const { return blocks_.size() * kBlockNodes * sizeof(Node) + blocks_.capacity() * sizeof(void*); }
+  size_t memory_bytes() const { return blocks_.memory_bytes(); }
   // Checks the search order, heap order and subtree maxima of one tree; returns false on a violation
   // and counts its nodes (tests).
   bool check(Id root, size_t* count) const;
@@ -48,11 +50,8 @@ class IntervalForest {
     Id right;
   };
   static_assert(sizeof(Node) == 32);
-  static constexpr size_t kBlockShift = 12;
-  static constexpr size_t kBlockNodes = size_t{1} << kBlockShift;
-
-  Node& node(Id id) { return blocks_[id >> kBlockShift][id & (kBlockNodes - 1)]; }
-  const Node& node(Id id) const { return blocks_[id >> kBlockShift][id & (kBlockNodes - 1)]; }
+  Node& node(Id id) { return blocks_[id]; }
+  const Node& node(Id id) const { return blocks_[id]; }
   Node& make(Id id);
   static uint64_t priority(Id id);
   // Strict order of (start, id): ties on start are broken by id so keys are unique.
@@ -61,7 +60,7 @@ class IntervalForest {
   Id rotate_up(Id parent, Id child);  // child takes parent's place; returns child
   Id* link_of(Id& root, size_t depth);  // where path_[depth] hangs (root or a parent's child slot)
 
-  std::vector<std::unique_ptr<Node[]>> blocks_;
+  BlockArray<Node, 4, 12> blocks_;  // 16 nodes at first, then doubling up to 4096 per block
   std::vector<Id> path_;  // scratch: the root-to-node path of the operation in progress
   mutable std::vector<Id> stack_;  // scratch for queries
 };
