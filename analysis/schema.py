@@ -67,6 +67,8 @@ TABLES = {t.name: t for t in (
           "superseded:<u4 time_ns:<i8"),
     _spec("collections", "the data-path catalog primaries (superseded records garbage-collected)",
           "file:<u8 record_client:<u8 record_seq:<u8 time_ns:<i8"),
+    _spec("abandons", "the data-path catalog primaries (orphans' records tombstoned)",
+          "file:<u8 record_client:<u8 record_seq:<u8 time_ns:<i8"),
     # Planned, absent: no table of this name is written yet (not in docs/trace-format.md).
     _spec("replication", "asynchronous replication (local-first heal queue, geo replication)",
           "record:<u8 file:<u8 source:<u4 target:<u4 commit_ns:<i8 applied_ns:<i8 bytes:<u8", planned=True),

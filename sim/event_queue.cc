@@ -7,6 +7,37 @@
 
 namespace pbfs::sim {
 
+EventQueue::EventQueue() = default;
+EventQueue::~EventQueue() = default;
+
+[[gnu::noinline, gnu::cold]] EventQueue::Block* EventQueue::new_block() {
+  blocks_.push_back(std::make_unique<Block>());
+  return blocks_.back().get();
+}
+
+void EventQueue::release_block(Block* block) {
+  block->next = free_blocks_;
+  free_blocks_ = block;
+}
+
+void EventQueue::add_block(Chain& chain) {
+  Block* block = free_blocks_;
+  if (block != nullptr) {
+    free_blocks_ = block->next;
+    block->next = nullptr;
+  } else {
+    block = new_block();
+  }
+  if (chain.tail == nullptr) {
+    chain.head = block;
+  } else {
+    chain.tail->next = block;
+  }
+  chain.tail = block;
+  chain.end = block->events;
+  chain.limit = block->events + kBlockEvents;
+}
+
 void EventQueue::push(TimeNs time_ns, EventFn fn, void* target, uint64_t argument) {
   const uint64_t key = static_cast<uint64_t>(time_ns);
   if (time_ns < 0 || key < last_) {
@@ -14,18 +45,27 @@ void EventQueue::push(TimeNs time_ns, EventFn fn, void* target, uint64_t argumen
                  static_cast<unsigned long long>(last_));
     std::abort();
   }
+  const Event e{time_ns, next_sequence_++, fn, target, argument};
   const int bucket = bucket_of(key, last_);
-  buckets_[bucket].push_back(Event{time_ns, next_sequence_++, fn, target, argument});
-  if (bucket > 0 && min_valid_ && key < min_key_) min_key_ = key;
+  if (bucket == 0) {
+    ready_.push_back(e);
+  } else {
+    append(chains_[bucket], e);
+    if (min_valid_ && key < min_key_) min_key_ = key;
+  }
   ++size_;
 }
 
 uint64_t EventQueue::min_above_bucket0() {
   if (!min_valid_) {
     int i = 1;
-    while (buckets_[i].empty()) ++i;
-    uint64_t min_key = static_cast<uint64_t>(buckets_[i].front().time_ns);
-    for (const Event& e : buckets_[i]) min_key = std::min(min_key, static_cast<uint64_t>(e.time_ns));
+    while (chains_[i].head == nullptr) ++i;
+    uint64_t min_key = UINT64_MAX;
+    const Chain& chain = chains_[i];
+    for (const Block* b = chain.head; b != nullptr; b = b->next) {
+      const size_t n = chain.count(b);
+      for (size_t k = 0; k < n; ++k) min_key = std::min(min_key, static_cast<uint64_t>(b->events[k].time_ns));
+    }
     min_key_ = min_key;
     min_valid_ = true;
   }
@@ -33,33 +73,47 @@ uint64_t EventQueue::min_above_bucket0() {
 }
 
 void EventQueue::refill() {
-  buckets_[0].clear();
-  bucket0_head_ = 0;
+  ready_.clear();
+  ready_head_ = 0;
   // Only a pop moves the reference point, so later pushes (never before now) stay valid.
   last_ = min_above_bucket0();
   min_valid_ = false;
   int i = 1;
-  while (buckets_[i].empty()) ++i;
-  std::vector<Event>& source = buckets_[i];
-  for (const Event& e : source) buckets_[bucket_of(static_cast<uint64_t>(e.time_ns), last_)].push_back(e);
-  source.clear();
+  while (chains_[i].head == nullptr) ++i;
+  const Chain drained = chains_[i];
+  chains_[i] = Chain{};
+  // Every event moves to a lower bucket; each source block is recycled as soon as it has been read.
+  for (Block* source = drained.head; source != nullptr;) {
+    const size_t n = drained.count(source);
+    for (size_t k = 0; k < n; ++k) {
+      const Event& e = source->events[k];
+      const int bucket = bucket_of(static_cast<uint64_t>(e.time_ns), last_);
+      if (bucket == 0) [[unlikely]] {
+        ready_.push_back(e);
+      } else {
+        append(chains_[bucket], e);
+      }
+    }
+    Block* next = source->next;
+    release_block(source);
+    source = next;
+  }
   // All events at the new minimum time are now in bucket 0, possibly out of insertion order.
-  std::vector<Event>& ready = buckets_[0];
   auto by_sequence = [](const Event& a, const Event& b) { return a.sequence < b.sequence; };
-  if (ready.size() > 1 && !std::is_sorted(ready.begin(), ready.end(), by_sequence)) {
-    std::sort(ready.begin(), ready.end(), by_sequence);
+  if (ready_.size() > 1 && !std::is_sorted(ready_.begin(), ready_.end(), by_sequence)) {
+    std::sort(ready_.begin(), ready_.end(), by_sequence);
   }
 }
 
 TimeNs EventQueue::next_time_ns() {
-  if (bucket0_head_ < buckets_[0].size()) return buckets_[0][bucket0_head_].time_ns;
+  if (ready_head_ < ready_.size()) return ready_[ready_head_].time_ns;
   return static_cast<TimeNs>(min_above_bucket0());
 }
 
 Event EventQueue::pop() {
-  if (bucket0_head_ == buckets_[0].size()) refill();
+  if (ready_head_ == ready_.size()) refill();
   --size_;
-  return buckets_[0][bucket0_head_++];
+  return ready_[ready_head_++];
 }
 
 }  // namespace pbfs::sim

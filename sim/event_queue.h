@@ -7,6 +7,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "protocols/runtime/types.h"
@@ -27,6 +28,11 @@ struct Event {
 
 class EventQueue {
  public:
+  EventQueue();
+  ~EventQueue();
+  EventQueue(const EventQueue&) = delete;
+  EventQueue& operator=(const EventQueue&) = delete;
+
   // Schedules an event; time_ns must not be earlier than the last popped time (asserted).
   void push(TimeNs time_ns, EventFn fn, void* target, uint64_t argument);
   bool empty() const { return size_ == 0; }
@@ -37,18 +43,46 @@ class EventQueue {
   Event pop();
 
  private:
+  // Buckets 1..64 are chains of fixed-size blocks drawn from one free list, not vectors: a refill
+  // empties a bucket into lower ones, and with vectors every bucket would keep (and first grow, by
+  // copying, into freshly faulted pages) its own peak capacity. Blocks are recycled while still warm,
+  // so memory follows the number of pending events.
+  static constexpr size_t kBlockEvents = 100;  // a block is about 4 KiB
+  struct Block {
+    Block* next = nullptr;
+    Event events[kBlockEvents];
+  };
+  // Every block but the tail is full; `end` is the tail's next free slot, `limit` its end (both null
+  // while the chain is empty), so appending is a compare and a store.
+  struct Chain {
+    Block* head = nullptr;
+    Block* tail = nullptr;
+    Event* end = nullptr;
+    Event* limit = nullptr;
+    size_t count(const Block* b) const { return b == tail ? static_cast<size_t>(end - b->events) : kBlockEvents; }
+  };
   static constexpr int kBuckets = 65;
   static int bucket_of(uint64_t key, uint64_t last) {
     return key == last ? 0 : 64 - std::countl_zero(key ^ last);
   }
+  void append(Chain& chain, const Event& e) {
+    if (chain.end == chain.limit) [[unlikely]] add_block(chain);
+    *chain.end++ = e;
+  }
+  void add_block(Chain& chain);
+  Block* new_block();
+  void release_block(Block* block);
   void refill();
   uint64_t min_above_bucket0();  // smallest time outside bucket 0, cached until the next refill
 
-  std::array<std::vector<Event>, kBuckets> buckets_;
+  std::vector<Event> ready_;                // bucket 0: events at time last_, consumed from the front
+  std::array<Chain, kBuckets> chains_;      // index 0 unused
+  Block* free_blocks_ = nullptr;
+  std::vector<std::unique_ptr<Block>> blocks_;  // owns every block, free or in a chain
   uint64_t last_ = 0;          // time of the last popped event (the radix heap's reference)
   uint64_t next_sequence_ = 0;
   size_t size_ = 0;
-  size_t bucket0_head_ = 0;    // bucket 0 is consumed from the front, in sequence order
+  size_t ready_head_ = 0;
   uint64_t min_key_ = 0;
   bool min_valid_ = false;
 };

@@ -13,19 +13,9 @@
 
 namespace pbfs::sim {
 
-// Switch-level graph (rack switches then site cores); nodes hang off their rack switch by one link, so
-// routes between nodes are the access links plus the switch route between their racks.
-struct Network::Graph {
-  using Adjacency = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS, boost::no_property,
-                                          boost::property<boost::edge_weight_t, int64_t>>;
-  Adjacency graph;
-  std::unordered_map<uint64_t, uint32_t> link_of;     // (from vertex, to vertex) -> link id
-  std::vector<std::vector<uint32_t>> predecessors;   // by source rack, computed on first use
-};
-
 namespace {
 
-uint64_t pair_key(uint32_t a, uint32_t b) { return (static_cast<uint64_t>(a) << 32) | b; }
+LinkKind kind_of(const LinkSpec& spec) { return LinkKind{spec.latency_ns, spec.bandwidth_bytes_per_s / 1e9, spec.loss}; }
 
 struct MessageLogRow {
   int64_t send_ns;
@@ -57,10 +47,10 @@ const TableSchema& message_log_schema() {
 
 Network::Network(World& world, const Scenario& scenario)
     : world_(world), kernel_(world.kernel()), rng_(derive_stream(scenario.seed, kStreamNetwork, 0)),
-      graph_(std::make_unique<Graph>()) {
+      kinds_{kind_of(scenario.topology.node_link), kind_of(scenario.topology.rack_link),
+             kind_of(scenario.topology.site_link)} {
   build_topology(scenario.topology);
   isolated_.assign(node_count_, false);
-  traffic_.resize(node_count_);
   enable_message_log(scenario.output.message_log);
 }
 
@@ -76,60 +66,76 @@ void Network::build_topology(const TopologySpec& topology) {
     }
   }
   node_count_ = static_cast<uint32_t>(node_rack_.size());
-  const uint32_t sites = static_cast<uint32_t>(topology.sites.size());
-  graph_->graph = Graph::Adjacency(racks + sites);
-  graph_->predecessors.resize(racks);
-  auto add_link = [&](uint32_t from, uint32_t to, const LinkSpec& spec, bool switch_level) {
-    const uint32_t id = static_cast<uint32_t>(links_.size());
-    links_.push_back(LinkState{from, to, spec.latency_ns, spec.bandwidth_bytes_per_s / 1e9, spec.loss, true, 0});
-    if (switch_level) {
-      boost::add_edge(from, to, spec.latency_ns + 1, graph_->graph);
-      graph_->link_of[pair_key(from, to)] = id;
-    }
-    return id;
-  };
-  for (NodeId n = 0; n < node_count_; ++n) {
-    access_up_link_.push_back(add_link(n, node_rack_[n], topology.node_link, false));
-    access_down_link_.push_back(add_link(node_rack_[n], n, topology.node_link, false));
-  }
-  for (uint32_t r = 0; r < racks; ++r) {
-    rack_links_[0].push_back(add_link(r, racks + rack_site_[r], topology.rack_link, true));
-    rack_links_[1].push_back(add_link(racks + rack_site_[r], r, topology.rack_link, true));
-  }
+  site_count_ = static_cast<uint32_t>(topology.sites.size());
+  node_links_.resize(node_count_);
+  for (NodeLinks& n : node_links_) n.up.kind = n.down.kind = kNodeLink;
+  switch_links_.assign(2 * static_cast<size_t>(racks), LinkState{0, kRackLink, true});
+  build_site_routes(site_count_, topology.site_link);
+}
+
+// Racks are leaves of their site core, so the only choice of path is between site cores: a Dijkstra per
+// source site over the core mesh, done once here so that a send only reads a table.
+void Network::build_site_routes(uint32_t sites, const LinkSpec& site_link) {
+  using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS, boost::no_property,
+                                      boost::property<boost::edge_weight_t, int64_t>>;
+  Graph graph(sites);
+  std::vector<uint32_t> link_of(static_cast<size_t>(sites) * sites, UINT32_MAX);  // (a, b) -> link id
   for (uint32_t a = 0; a < sites; ++a) {
     for (uint32_t b = 0; b < sites; ++b) {
-      if (a != b) add_link(racks + a, racks + b, topology.site_link, true);
+      if (a == b) continue;
+      link_of[a * sites + b] = static_cast<uint32_t>(switch_links_.size());
+      switch_links_.push_back(LinkState{0, kSiteLink, true});
+      boost::add_edge(a, b, site_link.latency_ns + 1, graph);
+    }
+  }
+  site_route_begin_.assign(1, 0);
+  std::vector<uint32_t> pred(sites);
+  std::vector<uint32_t> reversed;
+  for (uint32_t a = 0; a < sites; ++a) {
+    boost::dijkstra_shortest_paths(graph, a, boost::predecessor_map(pred.data()));
+    for (uint32_t b = 0; b < sites; ++b) {
+      reversed.clear();
+      for (uint32_t v = b; v != a; v = pred[v]) {
+        if (pred[v] == v) {
+          std::fprintf(stderr, "pbfs: no route from site %u to site %u\n", a, b);
+          std::abort();
+        }
+        reversed.push_back(link_of[pred[v] * sites + v]);
+      }
+      if (reversed.size() + 4 > kRouteLinksMax) {
+        std::fprintf(stderr, "pbfs: route from site %u to site %u has %zu core links\n", a, b, reversed.size());
+        std::abort();
+      }
+      site_route_links_.insert(site_route_links_.end(), reversed.rbegin(), reversed.rend());
+      site_route_begin_.push_back(static_cast<uint32_t>(site_route_links_.size()));
     }
   }
 }
 
-const std::vector<uint32_t>& Network::route(NodeId from, NodeId to) {
+Network::Route Network::route(NodeId from, NodeId to) {
+  Route r;
+  r.links[r.count++] = &node_links_[from].up;
   const uint32_t ra = node_rack_[from];
   const uint32_t rb = node_rack_[to];
-  scratch_route_.clear();
-  scratch_route_.push_back(access_up_link_[from]);
   if (ra != rb) {
-    auto cached = switch_routes_.find(pair_key(ra, rb));
-    if (cached == switch_routes_.end()) {
-      std::vector<uint32_t>& pred = graph_->predecessors[ra];
-      if (pred.empty()) {
-        pred.resize(boost::num_vertices(graph_->graph));
-        boost::dijkstra_shortest_paths(graph_->graph, ra, boost::predecessor_map(pred.data()));
-      }
-      std::vector<uint32_t> links;
-      for (uint32_t v = rb; v != ra; v = pred[v]) {
-        if (pred[v] == v) {
-          std::fprintf(stderr, "pbfs: no route from rack %u to rack %u\n", ra, rb);
-          std::abort();
-        }
-        links.push_back(graph_->link_of.at(pair_key(pred[v], v)));
-      }
-      cached = switch_routes_.emplace(pair_key(ra, rb), std::vector<uint32_t>(links.rbegin(), links.rend())).first;
+    r.links[r.count++] = &switch_links_[2 * ra];
+    const uint32_t pair = rack_site_[ra] * site_count_ + rack_site_[rb];
+    for (uint32_t i = site_route_begin_[pair]; i < site_route_begin_[pair + 1]; ++i) {
+      r.links[r.count++] = &switch_links_[site_route_links_[i]];
     }
-    scratch_route_.insert(scratch_route_.end(), cached->second.begin(), cached->second.end());
+    r.links[r.count++] = &switch_links_[2 * rb + 1];
   }
-  scratch_route_.push_back(access_down_link_[to]);
-  return scratch_route_;
+  r.links[r.count++] = &node_links_[to].down;
+  return r;
+}
+
+TimeNs Network::transmit_ns(LinkState& link, uint64_t bytes) {
+  LinkKind& kind = kinds_[link.kind];
+  if (kind.cached_bytes != bytes) {
+    kind.cached_bytes = bytes;
+    kind.cached_transmit_ns = static_cast<TimeNs>(std::ceil(static_cast<double>(bytes) / kind.bytes_per_ns));
+  }
+  return kind.cached_transmit_ns;
 }
 
 bool Network::cut_by_partition(NodeId from, NodeId to) const {
@@ -151,8 +157,9 @@ void Network::send(NodeId from, PortId from_port, NodeId to, PortId port, std::s
   }
   ++counters_.sent;
   const uint64_t bytes = frame_size(*message);
-  traffic_[from].tx_bytes += bytes;
-  ++traffic_[from].tx_messages;
+  NodeTraffic& traffic = node_links_[from].traffic;
+  traffic.tx_bytes += bytes;
+  ++traffic.tx_messages;
   InFlight flight{from, from_port, to, port, depart_ns, bytes, std::move(message)};
   if (from == to) {  // loopback: no link involved
     schedule_delivery(std::move(flight), depart_ns, false);
@@ -165,18 +172,20 @@ void Network::send(NodeId from, PortId from_port, NodeId to, PortId port, std::s
   }
   boost::random::uniform_01<double> uniform;
   TimeNs t = depart_ns;
-  for (uint32_t id : route(from, to)) {
-    LinkState& link = links_[id];
+  const Route path = route(from, to);
+  for (uint32_t i = 0; i < path.count; ++i) {
+    LinkState& link = *path.links[i];
     if (!link.up) {
       ++counters_.dropped;
       log_message(flight, -1, MessageFate::kCut);
       return;
     }
+    const LinkKind& kind = kinds_[link.kind];
     const TimeNs start = t > link.busy_until_ns ? t : link.busy_until_ns;
-    const TimeNs transmit = static_cast<TimeNs>(std::ceil(static_cast<double>(bytes) / link.bytes_per_ns));
+    const TimeNs transmit = transmit_ns(link, bytes);
     link.busy_until_ns = start + transmit;
-    t = start + transmit + link.latency_ns;
-    if (link.loss > 0 && uniform(rng_) < link.loss) {
+    t = start + transmit + kind.latency_ns;
+    if (kind.loss > 0 && uniform(rng_) < kind.loss) {
       ++counters_.dropped;
       log_message(flight, -1, MessageFate::kLost);
       return;
@@ -235,8 +244,9 @@ void Network::deliver_event(void* network, uint64_t slot_and_flag) {
     return;
   }
   ++self->counters_.delivered;
-  self->traffic_[flight.to].rx_bytes += flight.bytes;
-  ++self->traffic_[flight.to].rx_messages;
+  NodeTraffic& traffic = self->node_links_[flight.to].traffic;
+  traffic.rx_bytes += flight.bytes;
+  ++traffic.rx_messages;
   self->log_message(flight, self->kernel_.now_ns(), duplicate ? MessageFate::kDuplicate : MessageFate::kDelivered);
   self->world_.deliver(flight.to, flight.port, Envelope{flight.from, flight.from_port}, flight.message);
 }
@@ -255,12 +265,12 @@ void Network::enable_message_log(bool on) {
 
 void Network::set_node_isolated(NodeId node, bool isolated) { isolated_[node] = isolated; }
 void Network::set_access_link_up(NodeId node, bool up) {
-  links_[access_up_link_[node]].up = up;
-  links_[access_down_link_[node]].up = up;
+  node_links_[node].up.up = up;
+  node_links_[node].down.up = up;
 }
 void Network::set_rack_uplink_up(uint32_t rack, bool up) {
-  links_[rack_links_[0][rack]].up = up;
-  links_[rack_links_[1][rack]].up = up;
+  switch_links_[2 * rack].up = up;
+  switch_links_[2 * rack + 1].up = up;
 }
 
 uint64_t Network::add_rule(MessageRule rule) {
@@ -283,10 +293,8 @@ void Network::remove_rule(uint64_t id) {
 TimeNs Network::idle_transfer_ns(NodeId from, NodeId to, uint64_t bytes) {
   if (from == to) return 0;
   TimeNs t = 0;
-  for (uint32_t id : route(from, to)) {
-    const LinkState& link = links_[id];
-    t += static_cast<TimeNs>(std::ceil(static_cast<double>(bytes) / link.bytes_per_ns)) + link.latency_ns;
-  }
+  const Route path = route(from, to);
+  for (uint32_t i = 0; i < path.count; ++i) t += transmit_ns(*path.links[i], bytes) + kinds_[path.links[i]->kind].latency_ns;
   return t;
 }
 

@@ -1,13 +1,12 @@
-// The network model: a topology graph (Boost.Graph) of nodes, rack switches and site cores built from the
-// scenario; messages follow shortest paths; each directed link serialises messages at its bandwidth and
-// queues them behind earlier ones (a 1 Gb/s link saturates like one), then adds its latency. Faults drop,
-// duplicate, delay and reorder messages, cut links, isolate nodes and partition groups.
+// The network model: nodes hang off rack switches, racks off their site core, site cores form a mesh
+// whose shortest paths (Boost.Graph) are precomputed; each directed link serialises messages at its
+// bandwidth and queues them behind earlier ones (a 1 Gb/s link saturates like one), then adds its latency.
+// Faults drop, duplicate, delay and reorder messages, cut links, isolate nodes and partition groups.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "protocols/runtime/runtime.h"
@@ -21,14 +20,22 @@ class World;
 // What happened to one message (the `fate` column of the messages table).
 enum class MessageFate : uint8_t { kDelivered = 0, kLost = 1, kCut = 2, kDestinationDown = 3, kDuplicate = 4 };
 
+// One directed link's mutable state, kept to 16 bytes: a message touches every link of its route, and at
+// 10^4 nodes the per-link state is what misses the cache. The static parameters live in LinkKind.
 struct LinkState {
-  uint32_t from_vertex = 0;
-  uint32_t to_vertex = 0;
+  TimeNs busy_until_ns = 0;  // the transmitter is serialising earlier messages until then
+  uint8_t kind = 0;          // index into the network's link kinds (node, rack, site link)
+  bool up = true;
+};
+
+// Parameters shared by every link built from one LinkSpec, with the last serialisation time computed
+// (consecutive messages mostly have the same size, and the division is on every hop).
+struct LinkKind {
   TimeNs latency_ns = 0;
   double bytes_per_ns = 0;
   double loss = 0;
-  bool up = true;
-  TimeNs busy_until_ns = 0;  // the transmitter is serialising earlier messages until then
+  uint64_t cached_bytes = UINT64_MAX;
+  TimeNs cached_transmit_ns = 0;
 };
 
 // A rule a drop/duplicate/delay/reorder fault installs while it is active.
@@ -89,10 +96,25 @@ class Network {
     uint64_t tx_messages = 0;
     uint64_t rx_messages = 0;
   };
-  const NodeTraffic& traffic(NodeId node) const { return traffic_[node]; }
+  const NodeTraffic& traffic(NodeId node) const { return node_links_[node].traffic; }
   void enable_message_log(bool on);
 
  private:
+  // One node's side of the network in one cache line: its access links both ways and its traffic
+  // counters, which every message to or from the node touches together.
+  struct alignas(64) NodeLinks {
+    LinkState up;    // node -> its rack switch
+    LinkState down;  // rack switch -> node
+    NodeTraffic traffic;
+  };
+  static_assert(sizeof(NodeLinks) == 64);
+  // Links a message crosses in order: access link, rack uplink, the site-core route, rack downlink,
+  // access link. Built on the stack per message; the site-core part comes from a table.
+  static constexpr uint32_t kRouteLinksMax = 8;
+  struct Route {
+    uint32_t count = 0;
+    LinkState* links[kRouteLinksMax];
+  };
   struct InFlight {
     NodeId from;
     PortId from_port;
@@ -102,27 +124,28 @@ class Network {
     uint64_t bytes;
     std::shared_ptr<const Message> message;
   };
+  enum : uint8_t { kNodeLink = 0, kRackLink = 1, kSiteLink = 2 };
   static void deliver_event(void* network, uint64_t slot);
-  const std::vector<uint32_t>& route(NodeId from, NodeId to);
+  Route route(NodeId from, NodeId to);
+  TimeNs transmit_ns(LinkState& link, uint64_t bytes);
   bool cut_by_partition(NodeId from, NodeId to) const;
   void schedule_delivery(InFlight flight, TimeNs arrive_ns, bool duplicate);
   void log_message(const InFlight& f, TimeNs deliver_ns, MessageFate fate);
   void build_topology(const TopologySpec& topology);
+  void build_site_routes(uint32_t sites, const LinkSpec& site_link);
 
   World& world_;
   Kernel& kernel_;
   Rng rng_;
   uint32_t node_count_ = 0;
+  uint32_t site_count_ = 0;
   std::vector<uint32_t> node_rack_;
   std::vector<uint32_t> rack_site_;
-  std::vector<LinkState> links_;
-  std::vector<uint32_t> access_up_link_;    // node -> link towards its rack switch
-  std::vector<uint32_t> access_down_link_;  // node <- its rack switch
-  std::vector<uint32_t> rack_links_[2];     // rack up/down links (index by rack)
-  struct Graph;
-  std::unique_ptr<Graph> graph_;
-  std::unordered_map<uint64_t, std::vector<uint32_t>> switch_routes_;  // (rack a, rack b) -> links
-  std::vector<uint32_t> scratch_route_;
+  LinkKind kinds_[3];
+  std::vector<NodeLinks> node_links_;      // by node
+  std::vector<LinkState> switch_links_;    // rack r: 2r up, 2r+1 down; then the site-core links
+  std::vector<uint32_t> site_route_begin_;  // (site a, site b) -> first of its links in site_route_links_
+  std::vector<uint32_t> site_route_links_;  // switch_links_ indices of each site-core route, in order
   std::vector<bool> isolated_;
   std::vector<MessageRule> rules_;
   std::vector<PartitionRule> partitions_;
@@ -130,7 +153,6 @@ class Network {
   std::vector<InFlight> in_flight_;
   std::vector<uint64_t> free_slots_;
   NetworkCounters counters_;
-  std::vector<NodeTraffic> traffic_;
   bool message_log_ = false;
   TraceTableId messages_table_ = 0;
 };

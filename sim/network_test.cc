@@ -83,6 +83,40 @@ TEST_F(NetworkTest, CrossSiteRouteTakesEveryLinkOnTheShortestPath) {
   EXPECT_EQ(world_->network().idle_transfer_ns(0, 5, f), expected);
 }
 
+TEST_F(NetworkTest, EverySitePairIsOneCoreHopApart) {
+  make(testing::small_scenario(3, 2, 2));  // sites of 4 nodes: 0-3, 4-7, 8-11
+  const uint64_t f = frame(1000);
+  const TimeNs cross_site = 2 * (tx_ns(f, 10e9) + 5 * kMicrosecond) + 2 * (tx_ns(f, 40e9) + 10 * kMicrosecond) +
+                            tx_ns(f, 1e9) + 20 * kMillisecond;
+  const TimeNs same_site = 2 * (tx_ns(f, 10e9) + 5 * kMicrosecond) + 2 * (tx_ns(f, 40e9) + 10 * kMicrosecond);
+  for (NodeId from : {0u, 5u, 10u}) {
+    for (NodeId to : {1u, 3u, 6u, 11u}) {
+      if (from == to) continue;
+      const bool rack = from / 2 == to / 2;
+      const TimeNs expected = rack ? 2 * (tx_ns(f, 10e9) + 5 * kMicrosecond) : from / 4 == to / 4 ? same_site : cross_site;
+      EXPECT_EQ(world_->network().idle_transfer_ns(from, to, f), expected) << from << " -> " << to;
+    }
+  }
+  send(10, 1, 0, 1000);
+  world_->kernel().run_until(kSecond);
+  ASSERT_EQ(logs_[1].size(), 1u);
+  EXPECT_EQ(logs_[1][0].time_ns, cross_site);
+}
+
+TEST_F(NetworkTest, MessagesOfDifferentSizesEachPayTheirOwnSerialisation) {
+  make();
+  send(0, 1, 0, 100);
+  send(2, 3, 1, 10000);
+  send(4, 5, 2, 100);
+  world_->kernel().run_until(kSecond);
+  ASSERT_EQ(logs_[1].size(), 1u);
+  ASSERT_EQ(logs_[3].size(), 1u);
+  ASSERT_EQ(logs_[5].size(), 1u);
+  EXPECT_EQ(logs_[1][0].time_ns, 2 * (tx_ns(frame(100), 10e9) + 5 * kMicrosecond));
+  EXPECT_EQ(logs_[3][0].time_ns, 2 * (tx_ns(frame(10000), 10e9) + 5 * kMicrosecond));
+  EXPECT_EQ(logs_[5][0].time_ns, 2 * (tx_ns(frame(100), 10e9) + 5 * kMicrosecond));
+}
+
 TEST_F(NetworkTest, BackToBackMessagesQueueBehindEachOther) {
   make();
   const int count = 10;

@@ -29,7 +29,7 @@ void SimNode::add(PortId port, RoleFactory factory) {
     std::fprintf(stderr, "pbfs: node %u already has a role on port %u\n", id, port);
     std::abort();
   }
-  slots.push_back(Slot{port, std::move(factory), nullptr, nullptr});
+  slots.push_back(Slot{port, nullptr, nullptr, std::move(factory)});
   Slot& slot = slots.back();
   if (!up) return;
   slot.runtime = std::make_unique<SimRuntime>(world, *this, port);

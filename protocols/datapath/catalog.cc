@@ -1,6 +1,6 @@
 // The catalog role (catalog.h): client requests (commit, query, pins), applying committed log entries
-// to the record store, garbage collection of superseded records, repair of lost or corrupt fragments,
-// and the plumbing around the embedded Flease node. The replicated log itself is in
+// to the record store, garbage collection of superseded records, abandoning orphans' records (record
+// status), repair of lost or corrupt fragments, and the plumbing around the embedded Flease node. The replicated log itself is in
 // catalog_replication.cc.
 #include "protocols/datapath/catalog.h"
 
@@ -100,15 +100,31 @@ const TableSchema& commit_schema() {
   return schema;
 }
 
+namespace {
+
+TableSchema record_fate_schema(const char* name, const char* description, const char* time_description) {
+  return TableSchema{name,
+                     description,
+                     sizeof(RecordFateRow),
+                     {PBFS_FIELD(RecordFateRow, file, "file id"),
+                      PBFS_FIELD(RecordFateRow, record_client, "record id: writing client"),
+                      PBFS_FIELD(RecordFateRow, record_seq, "record id: the client's counter"),
+                      PBFS_FIELD(RecordFateRow, time_ns, time_description)}};
+}
+
+}  // namespace
+
 const TableSchema& collection_schema() {
-  static const TableSchema schema{
-      "collections",
-      "one row per superseded record a catalog primary garbage-collected",
-      sizeof(CollectionRow),
-      {PBFS_FIELD(CollectionRow, file, "file id"),
-       PBFS_FIELD(CollectionRow, record_client, "record id: writing client"),
-       PBFS_FIELD(CollectionRow, record_seq, "record id: the client's counter"),
-       PBFS_FIELD(CollectionRow, time_ns, "trace-clock time of the collection")}};
+  static const TableSchema schema = record_fate_schema(
+      "collections", "one row per superseded record a catalog primary garbage-collected",
+      "trace-clock time of the collection");
+  return schema;
+}
+
+const TableSchema& abandon_schema() {
+  static const TableSchema schema = record_fate_schema(
+      "abandons", "one row per record id a catalog primary tombstoned because a fragment server held orphans of it",
+      "trace-clock time the tombstone was applied");
   return schema;
 }
 
@@ -121,6 +137,7 @@ Catalog::Catalog(Runtime& runtime, std::shared_ptr<const DataPathConfig> config,
   require(options_.batch_entries_max > 0 && options_.log_tail_entries > 0, "catalog batch and tail sizes");
   bug_gc_current_ = config_->inject_bug == "gc_current";
   bug_diverge_replica_ = config_->inject_bug == "diverge_replica";
+  bug_abandon_current_ = config_->inject_bug == "abandon_current";
   flease::FleaseConfig lease = lease_config(*config_, options_);
   lease.group_of = [this](lease::ResourceId shard) { return directory_.group(shard); };
   flease_runtime_ = std::make_unique<AcceptorOnCatalogPort>(runtime_);
@@ -137,6 +154,7 @@ Catalog::Catalog(Runtime& runtime, std::shared_ptr<const DataPathConfig> config,
   }
   commits_table_ = runtime_.trace_table(commit_schema());
   collections_table_ = runtime_.trace_table(collection_schema());
+  abandons_table_ = runtime_.trace_table(abandon_schema());
   std::vector<PlacementNode> nodes = config_->nodes;
   for (PlacementNode& n : nodes) n.alive = true;
   Result<Placement> placement = Placement::create(std::move(nodes));
@@ -229,6 +247,7 @@ void Catalog::handle(const Envelope& from, const Message& message) {
     case types::kUpdateFragment: return on_update_fragment(static_cast<const UpdateFragment&>(message));
     case types::kFragmentCorrupt: return on_fragment_corrupt(from, static_cast<const FragmentCorrupt&>(message));
     case types::kRebuildFragmentReply: return on_rebuild_reply(from, static_cast<const RebuildFragmentReply&>(message));
+    case types::kRecordStatus: return on_record_status(from, static_cast<const RecordStatus&>(message));
     default: runtime_.count("catalog.unexpected_message");
   }
 }
@@ -271,8 +290,30 @@ void Catalog::reply_commit(const Envelope& to, uint64_t request_id, StatusCode s
   runtime_.send(to.from, to.from_port, std::move(reply));
 }
 
-Catalog::Shard* Catalog::serving_shard(FileId file, const Envelope& from, const Message& message, uint64_t request_id,
-                                       bool is_query) {
+// Answers a client request (commit, query or record status) with a refusal of the right reply type.
+void Catalog::refuse(const Envelope& to, const Message& request, StatusCode status, NodeId hint) {
+  switch (request.type()) {
+    case types::kCommitRecord:
+      return reply_commit(to, static_cast<const CommitRecord&>(request).request_id, status, 0, hint);
+    case types::kQueryRange: {
+      auto reply = std::make_shared<QueryReply>();
+      reply->request_id = static_cast<const QueryRange&>(request).request_id;
+      reply->status = status;
+      reply->leader_hint = hint;
+      return runtime_.send(to.from, to.from_port, std::move(reply));
+    }
+    case types::kRecordStatus: {
+      auto reply = std::make_shared<RecordStatusReply>();
+      reply->request_id = static_cast<const RecordStatus&>(request).request_id;
+      reply->status = status;
+      reply->leader_hint = hint;
+      return runtime_.send(to.from, to.from_port, std::move(reply));
+    }
+    default: require(false, "refusing a request of an unknown type");
+  }
+}
+
+Catalog::Shard* Catalog::serving_shard(FileId file, const Envelope& from, const Message& message) {
   const uint64_t shard = shard_of(*config_, file);
   Shard* s = find_shard(shard);
   if (s != nullptr && serving(shard)) return s;
@@ -281,24 +322,23 @@ Catalog::Shard* Catalog::serving_shard(FileId file, const Envelope& from, const 
     // A new primary still syncing or committing its barrier: hold the request until it serves.
     if (s->queued.size() < options_.queued_requests_max) {
       std::shared_ptr<const Message> copy;
-      if (is_query) copy = std::make_shared<QueryRange>(static_cast<const QueryRange&>(message));
-      else copy = std::make_shared<CommitRecord>(static_cast<const CommitRecord&>(message));
+      switch (message.type()) {
+        case types::kQueryRange: copy = std::make_shared<QueryRange>(static_cast<const QueryRange&>(message)); break;
+        case types::kCommitRecord: copy = std::make_shared<CommitRecord>(static_cast<const CommitRecord&>(message)); break;
+        default: copy = std::make_shared<RecordStatus>(static_cast<const RecordStatus&>(message)); break;
+      }
       s->queued.push_back(Queued{from, std::move(copy)});
       return nullptr;
     }
     status = StatusCode::kUnavailable;
   }
   const NodeId hint = leader_hint(s, shard);
-  runtime_.count(is_query ? "catalog.query_redirected" : "catalog.commit_redirected");
-  if (!is_query) {
-    reply_commit(from, request_id, status, 0, hint);
-  } else {
-    auto reply = std::make_shared<QueryReply>();
-    reply->request_id = request_id;
-    reply->status = status;
-    reply->leader_hint = hint;
-    runtime_.send(from.from, from.from_port, std::move(reply));
+  switch (message.type()) {
+    case types::kQueryRange: runtime_.count("catalog.query_redirected"); break;
+    case types::kCommitRecord: runtime_.count("catalog.commit_redirected"); break;
+    default: runtime_.count("catalog.record_status_redirected"); break;
   }
+  refuse(from, message, status, hint);
   return nullptr;
 }
 
@@ -340,7 +380,7 @@ StatusCode Catalog::check_supersedes(Shard& s, const CommitRecord& m) const {
 }
 
 void Catalog::on_commit(const Envelope& from, const CommitRecord& m) {
-  Shard* found = serving_shard(m.record.file_id, from, m, m.request_id, false);
+  Shard* found = serving_shard(m.record.file_id, from, m);
   if (found == nullptr) return;
   Shard& s = *found;
   const RecordId& id = m.record.record_id;
@@ -352,6 +392,11 @@ void Catalog::on_commit(const Envelope& from, const CommitRecord& m) {
     const bool same_file = store_.file(slot) == m.record.file_id;
     return reply_commit(from, m.request_id, same_file ? StatusCode::kOk : StatusCode::kInvalidArgument,
                         same_file ? store_.sequence(slot) : 0, kNoNode);
+  }
+  // An abandoned record never commits: its fragments are being (or have been) deleted as orphans.
+  if (s.abandoned.count(id) != 0) {
+    runtime_.count("catalog.commit_refused_abandoned");
+    return reply_commit(from, m.request_id, StatusCode::kConflict, 0, kNoNode);
   }
   if (auto it = s.pending.find(id); it != s.pending.end()) {
     if (it->second.waiters.size() >= kWaitersMax) return reply_commit(from, m.request_id, StatusCode::kUnavailable, 0, kNoNode);
@@ -383,7 +428,7 @@ void Catalog::on_commit(const Envelope& from, const CommitRecord& m) {
 }
 
 void Catalog::on_query(const Envelope& from, const QueryRange& m) {
-  Shard* found = serving_shard(m.file_id, from, m, m.request_id, true);
+  Shard* found = serving_shard(m.file_id, from, m);
   if (found == nullptr) return;
   Shard& s = *found;
   auto reply = std::make_shared<QueryReply>();
@@ -443,6 +488,7 @@ void Catalog::apply_entry(Shard& s, const CatalogLogEntry& e, bool as_primary) {
     case CatalogOp::kCommit: return apply_commit(s, e, as_primary);
     case CatalogOp::kUpdateFragment: return apply_update(s, e, as_primary);
     case CatalogOp::kCollect: return apply_collect(s, e, as_primary);
+    case CatalogOp::kAbandon: return apply_abandon(s, e, as_primary);
   }
 }
 
@@ -453,6 +499,7 @@ void Catalog::apply_commit(Shard& s, const CatalogLogEntry& e, bool as_primary) 
   fold_digest(s, record.record_id.client);
   fold_digest(s, record.record_id.sequence);
   fold_digest(s, sequence);
+  if (s.abandoned.count(record.record_id) != 0) return refuse_abandoned_commit(s, e, as_primary);
   if (store_.find(record.record_id) != RecordStore::kNoSlot) {
     runtime_.count("catalog.apply_duplicate_record");  // only a corrupt log could get here
     return;
@@ -544,6 +591,94 @@ void Catalog::apply_collect(Shard& s, const CatalogLogEntry& e, bool as_primary)
     m->fragments = std::move(fragments);
     runtime_.send(where.first, kPortFragmentServer, std::move(m));
   }
+}
+
+// A commit appended while an abandon of the same record id was already ahead of it in the log: the
+// abandon won, so every replica skips the commit and the primary refuses it.
+void Catalog::refuse_abandoned_commit(Shard& s, const CatalogLogEntry& e, bool as_primary) {
+  fold_digest(s, 0xab);  // the refusal is part of what was applied
+  if (!as_primary) return;
+  const WriteRecord& record = e.entry.record;
+  runtime_.count("catalog.commit_refused_abandoned");
+  auto it = s.pending.find(record.record_id);
+  if (it != s.pending.end()) {
+    for (const Waiter& w : it->second.waiters) reply_commit(w.from, w.request_id, StatusCode::kConflict, 0, kNoNode);
+    s.pending.erase(it);
+  }
+  auto seq = s.pending_sequence.find(record.file_id);
+  if (seq != s.pending_sequence.end() && seq->second <= e.entry.sequence) s.pending_sequence.erase(seq);
+  for (const RecordId& old : e.superseded) s.pending_superseded.erase(old);
+}
+
+void Catalog::apply_abandon(Shard& s, const CatalogLogEntry& e, bool as_primary) {
+  fold_digest(s, e.file_id);
+  for (const RecordId& id : e.superseded) {
+    fold_digest(s, id.client);
+    fold_digest(s, id.sequence);
+    // A commit of the same id earlier in the log won: the record is live and stays. (The deliberate
+    // bug "abandon_current" tombstones it anyway.)
+    if (store_.find(id) != RecordStore::kNoSlot && !bug_abandon_current_) continue;
+    if (!s.abandoned.insert(id).second) continue;
+    fold_digest(s, 1);
+    if (!as_primary) continue;
+    runtime_.count("catalog.record_abandoned");
+    AbandonRow row{e.file_id, id.client, id.sequence, runtime_.trace_now_ns()};
+    runtime_.trace(abandons_table_, &row);
+  }
+  if (!as_primary) return;
+  while (!s.status_waiters.empty() && s.status_waiters.front().log_index <= e.log_index) {
+    const StatusWaiter w = std::move(s.status_waiters.front());
+    s.status_waiters.pop_front();
+    reply_record_status(s, w.from, w.request_id, w.records);
+  }
+}
+
+void Catalog::reply_record_status(const Shard& s, const Envelope& to, uint64_t request_id, const std::vector<RecordId>& records) {
+  auto reply = std::make_shared<RecordStatusReply>();
+  reply->request_id = request_id;
+  reply->records.reserve(records.size());
+  for (const RecordId& id : records) {
+    const RecordStore::Slot slot = store_.find(id);
+    RecordFate fate = RecordFate::kAbandoned;
+    if (s.abandoned.count(id) == 0) {
+      // Live, or collected while the abandon of the others replicated: either way the server keeps the
+      // fragment for now, and a collected record is abandoned when it asks again.
+      fate = slot != RecordStore::kNoSlot && store_.current(slot) ? RecordFate::kCurrent : RecordFate::kSuperseded;
+    }
+    reply->records.emplace_back(id, fate);
+  }
+  runtime_.send(to.from, to.from_port, std::move(reply));
+}
+
+void Catalog::on_record_status(const Envelope& from, const RecordStatus& m) {
+  Shard* found = serving_shard(m.file_id, from, m);
+  if (found == nullptr) return;
+  Shard& s = *found;
+  std::vector<RecordId> sorted = m.records;
+  std::sort(sorted.begin(), sorted.end());
+  if (m.records.empty() || std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+    return refuse(from, m, StatusCode::kInvalidArgument, kNoNode);
+  }
+  runtime_.count("catalog.record_status_asked");
+  // Live records are answered from the store; any other id is abandoned first. An id whose commit is
+  // still replicating is abandoned too: the log orders the two, and apply_abandon skips it if the
+  // commit came first.
+  std::vector<RecordId> abandon;
+  for (const RecordId& id : m.records) {
+    const bool live = store_.find(id) != RecordStore::kNoSlot && !bug_abandon_current_;
+    if (!live && s.abandoned.count(id) == 0) abandon.push_back(id);
+  }
+  if (abandon.empty()) return reply_record_status(s, from, m.request_id, m.records);
+  if (s.last_index - s.commit_index >= options_.uncommitted_max || s.status_waiters.size() >= options_.queued_requests_max) {
+    runtime_.count("catalog.record_status_backlog_full");
+    return refuse(from, m, StatusCode::kUnavailable, kNoNode);
+  }
+  CatalogLogEntry entry;
+  entry.op = CatalogOp::kAbandon;
+  entry.file_id = m.file_id;
+  entry.superseded = std::move(abandon);
+  const uint64_t index = append(s, std::move(entry));
+  s.status_waiters.push_back(StatusWaiter{index, from, m.request_id, m.records});
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -843,11 +978,21 @@ size_t Catalog::repairs_pending(uint64_t shard) const {
   const Shard* s = find_shard(shard);
   return s ? s->repairing.size() : 0;
 }
+bool Catalog::abandoned(uint64_t shard, const RecordId& id) const {
+  const Shard* s = find_shard(shard);
+  return s != nullptr && s->abandoned.count(id) != 0;
+}
+size_t Catalog::abandoned_records(uint64_t shard) const {
+  const Shard* s = find_shard(shard);
+  return s ? s->abandoned.size() : 0;
+}
 
 size_t Catalog::memory_bytes() const {
   size_t bytes = store_.memory_bytes();
   for (const auto& [id, s] : shards_) {
     bytes += sizeof(Shard) + s->offsets.memory_bytes() + s->superseded.size() * sizeof(Superseded);
+    // Tombstones: a node of the hash set (id, hash, next pointer) plus its bucket pointer.
+    bytes += s->abandoned.size() * (sizeof(RecordId) + 2 * sizeof(void*)) + s->abandoned.bucket_count() * sizeof(void*);
     for (const CatalogLogEntry& e : s->tail) {
       bytes += sizeof(CatalogLogEntry) + e.entry.record.fragments.capacity() * sizeof(FragmentEntry) +
                e.superseded.capacity() * sizeof(RecordId);

@@ -17,6 +17,13 @@
 // server reports a corrupt fragment, it asks a fragment server to rebuild the fragment (RebuildFragment)
 // and then commits the new location through the log (kUpdateFragment).
 //
+// Orphan collection: a fragment server asks (RecordStatus) about records whose fragments it has held
+// unconfirmed for a grace period. Records live in the store are current or superseded; any other id is
+// abandoned through the log (kAbandon, replicated and applied like a commit) and only then reported
+// abandoned, so the server may delete its fragments. Every replica keeps the tombstones of its shards
+// (a hash set of record ids, never pruned) and refuses to apply a commit of a tombstoned id; since
+// commits and abandons are ordered by the one log, a late commit and an abandon never both succeed.
+//
 // Log file: "catalog/<shard>.log", checksummed frames (catalog_log.h) always holding the real encoded
 // entries, in both payload fidelities (the log is metadata: its bytes are what recovery reads back).
 // Recovery reads it before the shard takes part in anything. The last log_tail_entries applied entries
@@ -63,14 +70,20 @@ struct CommitRow {
 };
 const TableSchema& commit_schema();
 
-// Table "collections": one row per record the primary garbage-collected.
-struct CollectionRow {
+// One record's fate decided by the primary, the row shape of two tables:
+// "collections": one row per record the primary garbage-collected;
+// "abandons": one row per record id the primary tombstoned (its fragments are orphans: never
+// committed, or collected already and left behind by a lost DeleteFragments).
+struct RecordFateRow {
   uint64_t file;
   uint64_t record_client;
   uint64_t record_seq;
   int64_t time_ns;
 };
+using CollectionRow = RecordFateRow;
+using AbandonRow = RecordFateRow;
 const TableSchema& collection_schema();
+const TableSchema& abandon_schema();
 
 // "catalog/<shard>.log"
 std::string catalog_log_file(uint64_t shard);
@@ -129,6 +142,8 @@ class Catalog final : public Role, private lease::LeaseListener {
   size_t pins(uint64_t shard) const;
   size_t superseded_pending(uint64_t shard) const;      // superseded records not yet collected
   size_t repairs_pending(uint64_t shard) const;
+  bool abandoned(uint64_t shard, const RecordId& id) const;  // tombstoned on this replica
+  size_t abandoned_records(uint64_t shard) const;
   const RecordStore& store() const { return store_; }
   lease::LeaseService& leases() { return *flease_; }
   // Memory held for records and logs (store, tails, offset indexes), for the memory goal.
@@ -170,6 +185,12 @@ class Catalog final : public Role, private lease::LeaseListener {
   struct Queued {
     Envelope from;
     std::shared_ptr<const Message> message;
+  };
+  struct StatusWaiter {  // a RecordStatus answered once its kAbandon entry is applied
+    uint64_t log_index = 0;
+    Envelope from;
+    uint64_t request_id = 0;
+    std::vector<RecordId> records;
   };
   struct Superseded {
     RecordId id;
@@ -231,6 +252,8 @@ class Catalog final : public Role, private lease::LeaseListener {
     std::multiset<uint64_t> pin_indexes;
     uint32_t next_pin = 1;
     std::deque<Superseded> superseded;  // in supersession order (replicated state)
+    std::unordered_set<RecordId, RecordIdHash> abandoned;  // tombstones (replicated state)
+    std::deque<StatusWaiter> status_waiters;  // primary: in log order
     TimeNs gc_after_local_ns = 0;
     TimeNs gc_next_local_ns = 0;
     uint64_t collect_index = 0;  // the kCollect entry in flight (0: none)
@@ -264,14 +287,19 @@ class Catalog final : public Role, private lease::LeaseListener {
   void on_rebuild_reply(const Envelope& from, const RebuildFragmentReply& m);
   // The shard a client request is for, if this replica may serve it now; otherwise answers (redirect,
   // or queue while syncing) and returns null.
-  Shard* serving_shard(FileId file, const Envelope& from, const Message& message, uint64_t request_id, bool is_query);
+  Shard* serving_shard(FileId file, const Envelope& from, const Message& message);
+  void refuse(const Envelope& to, const Message& request, StatusCode status, NodeId hint);
   void reply_commit(const Envelope& to, uint64_t request_id, StatusCode status, uint64_t sequence, NodeId hint);
+  void on_record_status(const Envelope& from, const RecordStatus& m);
+  void reply_record_status(const Shard& s, const Envelope& to, uint64_t request_id, const std::vector<RecordId>& records);
   StatusCode check_supersedes(Shard& s, const CommitRecord& m) const;
   void apply_committed(Shard& s);
   void apply_entry(Shard& s, const CatalogLogEntry& e, bool as_primary);
   void apply_commit(Shard& s, const CatalogLogEntry& e, bool as_primary);
   void apply_update(Shard& s, const CatalogLogEntry& e, bool as_primary);
   void apply_collect(Shard& s, const CatalogLogEntry& e, bool as_primary);
+  void apply_abandon(Shard& s, const CatalogLogEntry& e, bool as_primary);
+  void refuse_abandoned_commit(Shard& s, const CatalogLogEntry& e, bool as_primary);
   void fold_digest(Shard& s, uint64_t value);
   void expire_pins(Shard& s, TimeNs now);
   void collect_garbage(Shard& s, TimeNs now);
@@ -333,6 +361,7 @@ class Catalog final : public Role, private lease::LeaseListener {
   NodeId self_;
   bool bug_gc_current_ = false;
   bool bug_diverge_replica_ = false;
+  bool bug_abandon_current_ = false;
   CatalogDirectory directory_;
   std::unique_ptr<Runtime> flease_runtime_;  // the embedded FleaseNode's view: acceptor port -> ours
   std::unique_ptr<flease::FleaseNode> flease_;
@@ -347,6 +376,7 @@ class Catalog final : public Role, private lease::LeaseListener {
   uint64_t next_request_id_ = 1;
   TraceTableId commits_table_ = 0;
   TraceTableId collections_table_ = 0;
+  TraceTableId abandons_table_ = 0;
   std::vector<RecordStore::Slot> scratch_slots_;
 };
 

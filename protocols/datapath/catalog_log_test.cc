@@ -86,6 +86,26 @@ TEST(CatalogLog, FramesRoundTripAcrossChunkBoundaries) {
   }
 }
 
+TEST(CatalogLog, AbandonEntriesRoundTripInFrames) {
+  File file;
+  file.append(commit_entry(1, 1), 0);
+  CatalogLogEntry abandon;
+  abandon.log_index = 2;
+  abandon.epoch = 1;
+  abandon.op = CatalogOp::kAbandon;
+  abandon.superseded = {{7, 1}, {7, 2}};
+  abandon.file_id = 99;
+  file.append(abandon, 1);
+  file.append(commit_entry(3, 1), 2);
+  const std::vector<CatalogLogEntry> back = read_all(file.bytes, 7);
+  ASSERT_EQ(back.size(), 3u);
+  EXPECT_EQ(back[1].op, CatalogOp::kAbandon);
+  EXPECT_EQ(back[1].superseded, abandon.superseded);
+  EXPECT_EQ(back[1].file_id, 99u);
+  EXPECT_EQ(back[2].entry.record, commit_entry(3, 1).entry.record);
+  EXPECT_EQ(log_frame_bytes(abandon), encode_log_frame(abandon, 0, 0).bytes.size());
+}
+
 TEST(CatalogLog, TornRottenOrUnchainedFramesEndTheLog) {
   File file;
   for (uint64_t i = 1; i <= 10; ++i) file.append(commit_entry(i, 1), 0);

@@ -1,5 +1,5 @@
 // Wire encoding of the catalog half of the data-path messages (commit, query, pins, replication, sync,
-// fragment-map updates) and of the log entry they share with the disk log (catalog_log.h). Records are
+// fragment-map updates, record status for orphan collection) and of the log entry they share with the disk log (catalog_log.h). Records are
 // embedded with coding/record.h's encoding. Every decoder is bounds-checked: counts are checked against
 // the bytes that remain before anything is allocated, and impossible values give kMalformed.
 #include <string>
@@ -184,23 +184,56 @@ Result<MessagePtr> decode_update_fragment(WireReader& in) {
   return done(m);
 }
 
+Result<MessagePtr> decode_record_status(WireReader& in) {
+  auto m = std::make_shared<RecordStatus>();
+  if (!in.u64(m->request_id) || !in.u64(m->file_id) || !get_ids(in, m->records)) return malformed("RecordStatus truncated");
+  if (m->records.empty() || m->records.size() > RecordStatus::kRecordsMax) return malformed("RecordStatus: record count");
+  return done(m);
+}
+
+Result<MessagePtr> decode_record_status_reply(WireReader& in) {
+  auto m = std::make_shared<RecordStatusReply>();
+  uint32_t count = 0;
+  if (!in.u64(m->request_id) || !get_status(in, m->status) || !in.u32(m->leader_hint) || !in.u32(count)) {
+    return malformed("RecordStatusReply truncated or bad status");
+  }
+  if (count > RecordStatus::kRecordsMax || count > in.remaining() / (kRecordIdBytes + 1)) {
+    return malformed("RecordStatusReply: record count");
+  }
+  m->records.resize(count);
+  for (auto& [id, fate] : m->records) {
+    uint8_t raw = 0;
+    if (!get_record_id(in, id) || !in.u8(raw)) return malformed("RecordStatusReply truncated");
+    if (raw < static_cast<uint8_t>(RecordFate::kCurrent) || raw > static_cast<uint8_t>(RecordFate::kAbandoned)) {
+      return malformed("RecordStatusReply: unknown fate " + std::to_string(raw));
+    }
+    fate = static_cast<RecordFate>(raw);
+  }
+  return done(m);
+}
+
+// Which operations carry a whole catalog entry, and which carry a file id of their own.
+bool op_has_record(CatalogOp op) { return op == CatalogOp::kCommit || op == CatalogOp::kUpdateFragment; }
+bool op_has_file(CatalogOp op) { return op == CatalogOp::kAbandon; }
+
 }  // namespace
 
 // ---- the log entry ----
 
 size_t log_entry_encoded_bytes(const CatalogLogEntry& e) {
-  const bool has_record = e.op != CatalogOp::kCollect;
-  return kLogEntryFixedBytes + (has_record ? catalog_entry_bytes(e.entry) : 0) + kRecordIdBytes * e.superseded.size();
+  return kLogEntryFixedBytes + (op_has_record(e.op) ? catalog_entry_bytes(e.entry) : 0) +
+         kRecordIdBytes * e.superseded.size() + (op_has_file(e.op) ? 8 : 0);
 }
 
 void encode_log_entry(const CatalogLogEntry& e, WireWriter& out) {
-  const bool has_record = e.op != CatalogOp::kCollect;
+  const bool has_record = op_has_record(e.op);
   out.u64(e.log_index);
   out.u64(e.epoch);
   out.u8(static_cast<uint8_t>(e.op));
   out.boolean(has_record);
   if (has_record) put_catalog_entry(out, e.entry);
   put_ids(out, e.superseded);
+  if (op_has_file(e.op)) out.u64(e.file_id);
 }
 
 Result<CatalogLogEntry> decode_log_entry(WireReader& in) {
@@ -210,18 +243,20 @@ Result<CatalogLogEntry> decode_log_entry(WireReader& in) {
   if (!in.u64(e.log_index) || !in.u64(e.epoch) || !in.u8(op) || !in.boolean(has_record)) {
     return malformed("log entry truncated");
   }
-  if (op < static_cast<uint8_t>(CatalogOp::kCommit) || op > static_cast<uint8_t>(CatalogOp::kCollect)) {
+  if (op < static_cast<uint8_t>(CatalogOp::kCommit) || op > static_cast<uint8_t>(CatalogOp::kAbandon)) {
     return malformed("log entry: unknown operation " + std::to_string(op));
   }
   e.op = static_cast<CatalogOp>(op);
   if (e.log_index == 0) return malformed("log entry: index 0");
-  if (has_record != (e.op != CatalogOp::kCollect)) return malformed("log entry: record presence does not fit the operation");
+  if (has_record != op_has_record(e.op)) return malformed("log entry: record presence does not fit the operation");
   if (has_record) {
     Status s = get_catalog_entry(in, e.entry);
     if (!s.is_ok()) return s;
   }
   if (!get_ids(in, e.superseded)) return malformed("log entry: record ids truncated");
   if (e.op == CatalogOp::kUpdateFragment && !e.superseded.empty()) return malformed("log entry: update supersedes");
+  if (e.op == CatalogOp::kAbandon && e.superseded.empty()) return malformed("log entry: abandons no record");
+  if (op_has_file(e.op) && !in.u64(e.file_id)) return malformed("log entry: file id truncated");
   return e;
 }
 
@@ -310,6 +345,25 @@ void UpdateFragment::encode(WireWriter& out) const {
   out.u32(crc32c);
 }
 
+void RecordStatus::encode(WireWriter& out) const {
+  out.u64(request_id);
+  out.u64(file_id);
+  put_ids(out, records);
+}
+uint64_t RecordStatus::encoded_size() const { return 8 + 8 + 4 + kRecordIdBytes * records.size(); }
+
+void RecordStatusReply::encode(WireWriter& out) const {
+  out.u64(request_id);
+  put_status(out, status);
+  out.u32(leader_hint);
+  out.u32(static_cast<uint32_t>(records.size()));
+  for (const auto& [id, fate] : records) {
+    put_record_id(out, id);
+    out.u8(static_cast<uint8_t>(fate));
+  }
+}
+uint64_t RecordStatusReply::encoded_size() const { return 8 + 1 + 4 + 4 + (kRecordIdBytes + 1) * records.size(); }
+
 void register_datapath_messages() {
   static const bool registered = [] {
     register_message_type(types::kCommitRecord, "datapath.CommitRecord", decode_commit_record);
@@ -322,6 +376,8 @@ void register_datapath_messages() {
     register_message_type(types::kSyncRequest, "datapath.SyncRequest", decode_sync_request);
     register_message_type(types::kSyncReply, "datapath.SyncReply", decode_sync_reply);
     register_message_type(types::kUpdateFragment, "datapath.UpdateFragment", decode_update_fragment);
+    register_message_type(types::kRecordStatus, "datapath.RecordStatus", decode_record_status);
+    register_message_type(types::kRecordStatusReply, "datapath.RecordStatusReply", decode_record_status_reply);
     register_fragment_messages();
     return true;
   }();

@@ -16,11 +16,12 @@ CatalogLogEntry log_entry(uint64_t index, CatalogOp op) {
   e.log_index = index;
   e.epoch = 4;
   e.op = op;
-  if (op != CatalogOp::kCollect) {
+  if (op == CatalogOp::kCommit || op == CatalogOp::kUpdateFragment) {
     e.entry.sequence = 17;
     e.entry.record = make_record(9, {2, index}, 4096, 777);
   }
   if (op != CatalogOp::kUpdateFragment) e.superseded = {{1, 2}, {3, 4}};
+  if (op == CatalogOp::kAbandon) e.file_id = 0x1234567890ull;
   return e;
 }
 
@@ -29,7 +30,8 @@ void expect_same(const CatalogLogEntry& a, const CatalogLogEntry& b) {
   EXPECT_EQ(a.epoch, b.epoch);
   EXPECT_EQ(a.op, b.op);
   EXPECT_EQ(a.superseded, b.superseded);
-  if (a.op != CatalogOp::kCollect) {
+  EXPECT_EQ(a.file_id, b.file_id);
+  if (a.op == CatalogOp::kCommit || a.op == CatalogOp::kUpdateFragment) {
     EXPECT_EQ(a.entry.sequence, b.entry.sequence);
     EXPECT_EQ(a.entry.record, b.entry.record);
   }
@@ -119,14 +121,16 @@ TEST(CatalogMessages, ReplicationAndSync) {
   m.prev_index = 9;
   m.prev_epoch = 2;
   m.commit_index = 8;
-  m.entries = {log_entry(10, CatalogOp::kCommit), log_entry(11, CatalogOp::kUpdateFragment), log_entry(12, CatalogOp::kCollect)};
+  m.entries = {log_entry(10, CatalogOp::kCommit), log_entry(11, CatalogOp::kUpdateFragment), log_entry(12, CatalogOp::kCollect),
+               log_entry(13, CatalogOp::kAbandon)};
   auto back = round_trip(m);
   ASSERT_TRUE(back);
   EXPECT_EQ(back->prev_index, 9u);
   EXPECT_EQ(back->prev_epoch, 2u);
   EXPECT_EQ(back->commit_index, 8u);
-  ASSERT_EQ(back->entries.size(), 3u);
-  for (size_t i = 0; i < 3; ++i) expect_same(back->entries[i], m.entries[i]);
+  ASSERT_EQ(back->entries.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) expect_same(back->entries[i], m.entries[i]);
+  EXPECT_EQ(back->entries[3].file_id, 0x1234567890ull);
   ReplicateAck a;
   a.shard = 3;
   a.epoch = 4;
@@ -153,6 +157,92 @@ TEST(CatalogMessages, ReplicationAndSync) {
   EXPECT_EQ(rb->last_index, 20u);
   ASSERT_EQ(rb->entries.size(), 2u);
   expect_same(rb->entries[0], r.entries[0]);
+}
+
+TEST(CatalogMessages, RecordStatusAndReply) {
+  RecordStatus m;
+  m.request_id = 41;
+  m.file_id = 0xfeedull;
+  m.records = {{1, 2}, {3, 4}, {5, 6}};
+  auto back = round_trip(m);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->request_id, 41u);
+  EXPECT_EQ(back->file_id, 0xfeedull);
+  EXPECT_EQ(back->records, m.records);
+  RecordStatusReply r;
+  r.request_id = 41;
+  r.leader_hint = 7;
+  r.records = {{{1, 2}, RecordFate::kCurrent}, {{3, 4}, RecordFate::kSuperseded}, {{5, 6}, RecordFate::kAbandoned}};
+  auto rb = round_trip(r);
+  ASSERT_TRUE(rb);
+  EXPECT_EQ(rb->status, StatusCode::kOk);
+  EXPECT_EQ(rb->leader_hint, 7u);
+  EXPECT_EQ(rb->records, r.records);
+  RecordStatusReply refused;
+  refused.request_id = 9;
+  refused.status = StatusCode::kNotLeader;
+  refused.leader_hint = 2;
+  auto fb = round_trip(refused);
+  ASSERT_TRUE(fb);
+  EXPECT_EQ(fb->status, StatusCode::kNotLeader);
+  EXPECT_TRUE(fb->records.empty());
+}
+
+TEST(CatalogMessages, MalformedRecordStatusAndAbandonEntries) {
+  register_datapath_messages();
+  // A RecordStatus about no record, or about more than kRecordsMax.
+  RecordStatus none;
+  none.file_id = 1;
+  EXPECT_FALSE(decode_frame(encode_frame(none)).is_ok());
+  RecordStatus many;
+  many.records.resize(RecordStatus::kRecordsMax + 1);
+  for (size_t i = 0; i < many.records.size(); ++i) many.records[i] = {1, i};
+  EXPECT_FALSE(decode_frame(encode_frame(many)).is_ok());
+  // A fate outside the enum (0 and 4), a bad status, and a count that lies about the bytes that follow.
+  RecordStatusReply reply;
+  reply.records = {{{1, 2}, RecordFate::kCurrent}};
+  const size_t fate_at = kFrameHeaderBytes + 8 + 1 + 4 + 4 + 16;
+  for (uint8_t bad : {uint8_t{0}, uint8_t{4}}) {
+    Bytes frame = encode_frame(reply);
+    frame.at(fate_at) = bad;
+    EXPECT_FALSE(decode_frame(frame).is_ok()) << int(bad);
+  }
+  Bytes status = encode_frame(reply);
+  status.at(kFrameHeaderBytes + 8) = 200;
+  EXPECT_FALSE(decode_frame(status).is_ok());
+  Bytes lying = encode_frame(reply);
+  lying.at(kFrameHeaderBytes + 8 + 1 + 4) = 2;  // two records, bytes for one
+  EXPECT_FALSE(decode_frame(lying).is_ok());
+  // A kAbandon entry that tombstones nothing, one that claims a record, one without its file id.
+  auto decodes = [](const CatalogLogEntry& e, size_t cut_bytes = 0) {
+    Bytes bytes;
+    WireWriter w(bytes);
+    encode_log_entry(e, w);
+    EXPECT_EQ(bytes.size(), log_entry_encoded_bytes(e));
+    bytes.resize(bytes.size() - cut_bytes);
+    WireReader r(bytes);
+    return decode_log_entry(r).is_ok();
+  };
+  CatalogLogEntry abandon;
+  abandon.log_index = 3;
+  abandon.op = CatalogOp::kAbandon;
+  abandon.superseded = {{1, 2}};
+  abandon.file_id = 8;
+  EXPECT_TRUE(decodes(abandon));
+  EXPECT_FALSE(decodes(abandon, 1));
+  CatalogLogEntry empty = abandon;
+  empty.superseded.clear();
+  EXPECT_FALSE(decodes(empty));
+  Bytes bytes;
+  WireWriter w(bytes);
+  encode_log_entry(abandon, w);
+  bytes.at(17) = 1;  // has_record set on a kAbandon
+  WireReader r(bytes);
+  EXPECT_FALSE(decode_log_entry(r).is_ok());
+  bytes.at(17) = 0;
+  bytes.at(16) = 5;  // an operation past kAbandon
+  WireReader r5(bytes);
+  EXPECT_FALSE(decode_log_entry(r5).is_ok());
 }
 
 TEST(CatalogMessages, InconsistentContentIsMalformed) {

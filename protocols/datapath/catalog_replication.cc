@@ -567,16 +567,15 @@ void Catalog::step_down(Shard& s, const char* reason) {
   s.pending_superseded.clear();
   std::vector<Queued> queued = std::move(s.queued);
   s.queued.clear();
-  for (const Queued& q : queued) {
-    if (q.message->type() == types::kCommitRecord) {
-      reply_commit(q.from, static_cast<const CommitRecord&>(*q.message).request_id, StatusCode::kNotLeader, 0, hint);
-    } else if (q.message->type() == types::kQueryRange) {
-      auto reply = std::make_shared<QueryReply>();
-      reply->request_id = static_cast<const QueryRange&>(*q.message).request_id;
-      reply->status = StatusCode::kNotLeader;
-      reply->leader_hint = hint;
-      runtime_.send(q.from.from, q.from.from_port, std::move(reply));
-    }
+  for (const Queued& q : queued) refuse(q.from, *q.message, StatusCode::kNotLeader, hint);
+  std::deque<StatusWaiter> waiting = std::move(s.status_waiters);
+  s.status_waiters.clear();
+  for (const StatusWaiter& w : waiting) {
+    auto reply = std::make_shared<RecordStatusReply>();
+    reply->request_id = w.request_id;
+    reply->status = StatusCode::kNotLeader;
+    reply->leader_hint = hint;
+    runtime_.send(w.from.from, w.from.from_port, std::move(reply));
   }
   s.pins.clear();
   s.pin_indexes.clear();

@@ -45,8 +45,20 @@ class TestClient final : public Role {
     m->pin = pin;
     runtime_.send(to, kPortCatalog, m);
   }
+  uint64_t record_status(NodeId to, FileId file, std::vector<RecordId> records) {
+    auto m = std::make_shared<RecordStatus>();
+    m->request_id = next_++;
+    m->file_id = file;
+    m->records = std::move(records);
+    runtime_.send(to, kPortCatalog, m);
+    return m->request_id;
+  }
   void send(NodeId to, std::shared_ptr<const Message> m) { runtime_.send(to, kPortCatalog, std::move(m)); }
   void on_message(const Envelope& from, const Message& message) override {
+    if (message.type() == types::kRecordStatusReply) {
+      const auto& r = static_cast<const RecordStatusReply&>(message);
+      statuses[r.request_id] = r;
+    }
     if (message.type() == types::kCommitReply) {
       const auto& r = static_cast<const CommitReply&>(message);
       commits[r.request_id] = r;
@@ -58,6 +70,7 @@ class TestClient final : public Role {
   }
   std::map<uint64_t, CommitReply> commits;
   std::map<uint64_t, QueryReply> queries;
+  std::map<uint64_t, RecordStatusReply> statuses;
   std::function<void(NodeId, const CommitReply&)> on_commit_reply;
 
  private:
@@ -116,6 +129,7 @@ struct CatalogCluster {
     world->observe_table(commit_schema().name, [this](const void* row) { commits.push_back(*static_cast<const CommitRow*>(row)); });
     world->observe_table(collection_schema().name,
                          [this](const void* row) { collections.push_back(*static_cast<const CollectionRow*>(row)); });
+    world->observe_table(abandon_schema().name, [this](const void* row) { abandons.push_back(*static_cast<const AbandonRow*>(row)); });
     boots.assign(nodes, 0);
     for (NodeId n = 0; n <= nodes; ++n) {
       world->add_role(n, kPortFragmentServer, [this](Runtime& rt) { return std::make_unique<FakeFragmentServer>(rt, &rebuild_status); });
@@ -195,6 +209,18 @@ struct CatalogCluster {
     }
     return client().commits.at(id);
   }
+  // Asks what became of `records` and waits for the reply (status kUnavailable if none came).
+  RecordStatusReply record_status_and_wait(NodeId to, FileId file, std::vector<RecordId> records, TimeNs limit_ns = 5 * kSecond) {
+    uint64_t id = 0;
+    world->with_role(client_node, kPortClient, [&](Role& r) { id = static_cast<TestClient&>(r).record_status(to, file, records); });
+    run_until([&] { return client().statuses.count(id) != 0; }, limit_ns, kMillisecond);
+    if (client().statuses.count(id) == 0) {
+      RecordStatusReply none;
+      none.status = StatusCode::kUnavailable;
+      return none;
+    }
+    return client().statuses.at(id);
+  }
   QueryReply query_and_wait(NodeId to, FileId file, Extent extent, TimeNs limit_ns = 5 * kSecond) {
     const uint64_t id = query(to, file, extent);
     run_until([&] { return client().queries.count(id) != 0; }, limit_ns, kMillisecond);
@@ -265,6 +291,7 @@ struct CatalogCluster {
   StatusCode rebuild_status = StatusCode::kOk;
   std::vector<CommitRow> commits;
   std::vector<CollectionRow> collections;
+  std::vector<AbandonRow> abandons;
 };
 
 }  // namespace pbfs::datapath::testing

@@ -3,7 +3,9 @@
 // replicas redirect; conditional commits conflict unless their records are current; queries return
 // current overlaps in sequence order and pin them; pins hold garbage collection back, which then
 // deletes the fragments; repair moves fragments off dead nodes and rebuilds corrupt ones; the
-// deliberate bugs make the checks they target fail.
+// deliberate bugs make the checks they target fail; records asked about by fragment servers are
+// reported current or superseded if live and are otherwise abandoned through the log, after which their
+// commit is refused on every replica, whichever of the two came first winning.
 #include "protocols/datapath/catalog.h"
 
 #include <gtest/gtest.h>
@@ -296,6 +298,112 @@ TEST(Catalog, RepairMovesFragmentsOffADeadNodeAndRebuildsCorruptOnes) {
   EXPECT_EQ(cluster.query_and_wait(primary, 9, Extent{0, 100}).entries.at(0).record, expected);
 }
 
+RecordFate fate_of(const RecordStatusReply& reply, const RecordId& id) {
+  for (const auto& [record, fate] : reply.records) {
+    if (record == id) return fate;
+  }
+  ADD_FAILURE() << "no fate for " << id.to_string();
+  return RecordFate::kCurrent;
+}
+
+TEST(Catalog, RecordStatusAbandonsWhatIsNotLiveOnEveryReplicaAndRefusesItsLateCommit) {
+  CatalogCluster cluster(kNodes);
+  const NodeId primary = cluster.wait_for_primary();
+  const RecordId current{1, 1}, superseded{1, 2}, compaction{1, 3}, orphan{9, 9};
+  ASSERT_EQ(cluster.commit_and_wait(primary, make_record(10, current, 0, 100)).status, StatusCode::kOk);
+  ASSERT_EQ(cluster.commit_and_wait(primary, make_record(10, superseded, 1000, 100)).status, StatusCode::kOk);
+  ASSERT_NE(cluster.query_and_wait(primary, 10, Extent{1000, 100}).pin, 0u);  // holds the superseded one back
+  ASSERT_EQ(cluster.commit_and_wait(primary, make_record(10, compaction, 1000, 100), {superseded}).status, StatusCode::kOk);
+  const uint64_t before = cluster.catalog(primary)->last_index(0);
+  const RecordStatusReply reply = cluster.record_status_and_wait(primary, 10, {current, superseded, orphan});
+  ASSERT_EQ(reply.status, StatusCode::kOk);
+  ASSERT_EQ(reply.records.size(), 3u);
+  EXPECT_EQ(fate_of(reply, current), RecordFate::kCurrent);
+  EXPECT_EQ(fate_of(reply, superseded), RecordFate::kSuperseded);
+  EXPECT_EQ(fate_of(reply, orphan), RecordFate::kAbandoned);
+  // Only the orphan went through the log (one kAbandon entry), and every replica holds its tombstone.
+  EXPECT_EQ(cluster.catalog(primary)->last_index(0), before + 1);
+  ASSERT_EQ(cluster.abandons.size(), 1u);
+  EXPECT_EQ((RecordId{cluster.abandons[0].record_client, cluster.abandons[0].record_seq}), orphan);
+  EXPECT_EQ(cluster.abandons[0].file, 10u);
+  cluster.expect_replicas_agree();
+  for (NodeId n : cluster.group()) {
+    EXPECT_TRUE(cluster.catalog(n)->abandoned(0, orphan)) << "replica " << n;
+    EXPECT_FALSE(cluster.catalog(n)->abandoned(0, current)) << "replica " << n;
+    EXPECT_EQ(cluster.catalog(n)->abandoned_records(0), 1u);
+  }
+  // The writer's commit arrives late: refused, on every retry, and nothing about it is applied.
+  const size_t commits = cluster.commits.size();
+  EXPECT_EQ(cluster.commit_and_wait(primary, make_record(10, orphan, 5000, 100)).status, StatusCode::kConflict);
+  EXPECT_EQ(cluster.commit_and_wait(primary, make_record(10, orphan, 5000, 100)).status, StatusCode::kConflict);
+  EXPECT_EQ(cluster.commits.size(), commits);
+  EXPECT_TRUE(cluster.query_and_wait(primary, 10, Extent{5000, 100}).entries.empty());
+  // Asking again needs no new entry; a backup redirects to the primary.
+  EXPECT_EQ(fate_of(cluster.record_status_and_wait(primary, 10, {orphan}), orphan), RecordFate::kAbandoned);
+  EXPECT_EQ(cluster.catalog(primary)->last_index(0), before + 1);
+  const RecordStatusReply redirected = cluster.record_status_and_wait(other_member(cluster, primary), 10, {orphan});
+  EXPECT_EQ(redirected.status, StatusCode::kNotLeader);
+  EXPECT_EQ(redirected.leader_hint, primary);
+  // A request naming the same record twice is refused.
+  EXPECT_EQ(cluster.record_status_and_wait(primary, 10, {orphan, orphan}).status, StatusCode::kInvalidArgument);
+}
+
+TEST(Catalog, AnAbandonAndARacingCommitNeverBothSucceedWhicheverIsFirst) {
+  CatalogCluster cluster(kNodes);
+  const NodeId primary = cluster.wait_for_primary();
+  // The commit first: the abandon, behind it in the log, finds the record live and leaves it.
+  const RecordId early{2, 1};
+  const uint64_t commit_first = cluster.commit(primary, make_record(11, early, 0, 100));
+  uint64_t asked = 0;
+  cluster.world->with_role(cluster.client_node, kPortClient,
+                           [&](Role& r) { asked = static_cast<testing::TestClient&>(r).record_status(primary, 11, {early}); });
+  ASSERT_TRUE(cluster.run_until([&] { return cluster.client().commits.count(commit_first) && cluster.client().statuses.count(asked); },
+                                2 * kSecond));
+  EXPECT_EQ(cluster.client().commits.at(commit_first).status, StatusCode::kOk);
+  EXPECT_EQ(fate_of(cluster.client().statuses.at(asked), early), RecordFate::kCurrent);
+  // The abandon first: the commit appended behind it (before the abandon applied) is refused on apply.
+  const RecordId late{2, 2};
+  cluster.world->with_role(cluster.client_node, kPortClient,
+                           [&](Role& r) { asked = static_cast<testing::TestClient&>(r).record_status(primary, 11, {late}); });
+  const uint64_t commit_second = cluster.commit(primary, make_record(11, late, 200, 100));
+  ASSERT_TRUE(cluster.run_until([&] { return cluster.client().commits.count(commit_second) && cluster.client().statuses.count(asked); },
+                                2 * kSecond));
+  EXPECT_EQ(fate_of(cluster.client().statuses.at(asked), late), RecordFate::kAbandoned);
+  EXPECT_EQ(cluster.client().commits.at(commit_second).status, StatusCode::kConflict);
+  EXPECT_EQ(cluster.commits.size(), 1u);  // only the early record was ever reported committed
+  cluster.expect_replicas_agree();
+  for (NodeId n : cluster.group()) {
+    EXPECT_TRUE(cluster.catalog(n)->abandoned(0, late));
+    EXPECT_FALSE(cluster.catalog(n)->abandoned(0, early));
+    EXPECT_EQ(cluster.catalog(n)->store().records(), 1u);
+  }
+}
+
+TEST(Catalog, TombstonesSurviveRestartsAndFailovers) {
+  CatalogCluster cluster(kNodes);
+  const NodeId primary = cluster.wait_for_primary();
+  const RecordId orphan{3, 1};
+  ASSERT_EQ(fate_of(cluster.record_status_and_wait(primary, 12, {orphan}), orphan), RecordFate::kAbandoned);
+  cluster.expect_replicas_agree();
+  // A backup restarts: the kAbandon entry is back in its log, applied again once the primary's commit
+  // index (carried by its next entry) reaches it: the frame was written before it was known committed.
+  const NodeId backup = other_member(cluster, primary);
+  cluster.world->crash(backup);
+  cluster.run_for(100 * kMillisecond);
+  cluster.world->restart(backup);
+  ASSERT_TRUE(cluster.run_until([&] { return cluster.catalog(backup)->recovered(0); }, 2 * kSecond));
+  ASSERT_EQ(cluster.commit_and_wait(primary, make_record(12, {3, 2}, 0, 100)).status, StatusCode::kOk);
+  EXPECT_TRUE(cluster.run_until([&] { return cluster.catalog(backup)->abandoned(0, orphan); }, 2 * kSecond));
+  // The primary crashes: its successor refuses the commit too.
+  cluster.world->crash(primary);
+  const NodeId second = cluster.wait_for_primary();
+  ASSERT_NE(second, primary);
+  EXPECT_EQ(cluster.commit_and_wait(second, make_record(12, orphan, 0, 100), {}, 10 * kSecond).status, StatusCode::kConflict);
+  cluster.world->restart(primary);
+  cluster.expect_replicas_agree();
+  for (NodeId n : cluster.group()) EXPECT_TRUE(cluster.catalog(n)->abandoned(0, orphan)) << "replica " << n;
+}
+
 TEST(Catalog, DeliberateBugsBreakWhatTheCheckersCheck) {
   // diverge_replica: backups apply commits with other sequences, so digests differ.
   {
@@ -319,6 +427,15 @@ TEST(Catalog, DeliberateBugsBreakWhatTheCheckersCheck) {
     ASSERT_TRUE(cluster.run_until([&] { return !cluster.collections.empty(); }, 2 * kSecond));
     EXPECT_EQ((RecordId{cluster.collections[0].record_client, cluster.collections[0].record_seq}), (RecordId{1, 1}));
     EXPECT_TRUE(cluster.query_and_wait(primary, 1, Extent{0, 10}).entries.empty());  // a committed write is gone
+  }
+  // abandon_current: a current record asked about is abandoned (an abandons row the GC checker rejects).
+  {
+    CatalogCluster cluster(kNodes, {}, [](DataPathConfig& c) { c.inject_bug = "abandon_current"; });
+    const NodeId primary = cluster.wait_for_primary();
+    ASSERT_EQ(cluster.commit_and_wait(primary, make_record(1, {1, 1}, 0, 10)).status, StatusCode::kOk);
+    EXPECT_EQ(fate_of(cluster.record_status_and_wait(primary, 1, {{1, 1}}), {1, 1}), RecordFate::kAbandoned);
+    ASSERT_EQ(cluster.abandons.size(), 1u);
+    EXPECT_EQ((RecordId{cluster.abandons[0].record_client, cluster.abandons[0].record_seq}), (RecordId{1, 1}));
   }
 }
 

@@ -35,10 +35,19 @@ struct DataPathConfig {
   uint32_t compaction_depth = 0;                 // 0: off; else compact a range covered by more records
   TimeNs pin_timeout_ns = 30 * kSecond;          // a reader's pin on superseded records lapses after this
   TimeNs scrub_interval_ns = 0;                  // 0: no periodic scrub
+  // Orphan collection (fragment servers): a fragment whose record the server has not seen confirmed
+  // for this long is asked about at the file's catalog primary, which abandons the record if it is not
+  // live, and the fragment is deleted. Must stay well above a client's whole write + commit time
+  // (retries included), or slow writes get refused. The pass runs every orphan_grace_ns / 4; 0: off.
+  TimeNs orphan_grace_ns = 60 * kSecond;
+  // A fragment confirmed current is asked about again after this long (its record may have been
+  // superseded and collected since, with the DeleteFragments lost); 0: never again.
+  TimeNs orphan_recheck_ns = 600 * kSecond;
   TimeNs cpu_per_message_ns = 2 * kMicrosecond;  // modelled handling cost of each message
 
   // Deliberate bugs that prove the checkers can fail: "stale_read", "gc_current", "skip_fsync",
-  // "diverge_replica"; empty in every real run.
+  // "diverge_replica", "abandon_current" (the catalog abandons current records when a fragment server
+  // asks about them); empty in every real run.
   std::string inject_bug;
 
   std::shared_ptr<const CostModel> cost_model;   // CPU charged for coding work (both fidelities)

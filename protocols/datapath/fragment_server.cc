@@ -31,6 +31,8 @@ enum TagKind : uint64_t {
   kTagManifestRead = 7,
   kTagScrubTimer = 8,
   kTagRebuildTimer = 9,
+  kTagOrphanTimer = 10,
+  kTagOrphanRequest = 11,
 };
 constexpr uint64_t kTagIdMask = (uint64_t{1} << 56) - 1;
 constexpr uint64_t make_tag(uint64_t kind, uint64_t id) { return (kind << 56) | (id & kTagIdMask); }
@@ -42,11 +44,16 @@ constexpr uint64_t tag_id(uint64_t tag) { return tag & kTagIdMask; }
 constexpr uint64_t kManifestEntryBytes = 44;
 constexpr uint8_t kManifestAdd = 1;
 constexpr uint8_t kManifestDelete = 2;
+constexpr uint8_t kManifestConfirm = 3;  // the fragment's record was confirmed current (orphan collection)
 constexpr uint8_t kManifestVersion = 1;
 constexpr uint64_t kManifestChunkBytes = 64 * 1024;
 
 // Rebuild fetches carry (rebuild id << 9 | fragment index) as their request id.
 constexpr uint64_t kRebuildIndexBits = 9;
+
+// The orphan pass runs four times per grace period, so a fragment is asked about at most a quarter
+// period after its grace ends.
+TimeNs orphan_period_ns(const DataPathConfig& config) { return std::max<TimeNs>(config.orphan_grace_ns / 4, kMillisecond); }
 
 enum FragmentState : uint8_t { kUntried = 0, kAsked = 1, kHealthy = 2, kFailed = 3 };
 
@@ -91,6 +98,11 @@ bool FragmentServer::holds(FileId file, const RecordId& record, uint32_t index) 
   return index_.count(Key{file, record, index}) > 0;
 }
 
+bool FragmentServer::confirmed(FileId file, const RecordId& record, uint32_t index) const {
+  auto found = index_.find(Key{file, record, index});
+  return found != index_.end() && found->second.confirmed;
+}
+
 void FragmentServer::charge_checksum(uint64_t bytes) {
   if (config_->cost_model) runtime_.charge_cpu(config_->cost_model->cost_ns(CostOp::checksum(), bytes));
 }
@@ -99,6 +111,7 @@ void FragmentServer::charge_checksum(uint64_t bytes) {
 
 void FragmentServer::start() {
   if (config_->scrub_interval_ns > 0) runtime_.set_timer(config_->scrub_interval_ns, make_tag(kTagScrubTimer, 0));
+  if (config_->orphan_grace_ns > 0) runtime_.set_timer(orphan_period_ns(*config_), make_tag(kTagOrphanTimer, 0));
   runtime_.disk_read(kFragmentManifestFile, 0, kManifestChunkBytes, make_tag(kTagManifestRead, 0));
 }
 
@@ -126,8 +139,13 @@ void FragmentServer::replay_manifest(const DiskCompletion& done) {
       runtime_.count("datapath.manifest_entry_corrupt");
       continue;
     }
-    if (op == kManifestAdd) index_[key] = size;
-    else if (op == kManifestDelete) index_.erase(key);
+    if (op == kManifestAdd) {
+      index_[key] = Stored{size, 0, false};
+    } else if (op == kManifestDelete) {
+      index_.erase(key);
+    } else if (op == kManifestConfirm) {
+      if (auto found = index_.find(key); found != index_.end()) found->second.confirmed = true;
+    }
   }
   replay_carry_.erase(replay_carry_.begin(), replay_carry_.begin() + static_cast<std::ptrdiff_t>(used));
   replay_offset_ += got;
@@ -143,6 +161,9 @@ void FragmentServer::replay_manifest(const DiskCompletion& done) {
 void FragmentServer::finish_recovery() {
   ready_ = true;
   replay_carry_.clear();
+  // Store times are not in the manifest (and the local clock may have restarted): the grace starts over.
+  const TimeNs now = runtime_.local_now_ns();
+  for (auto& [key, stored] : index_) stored.checked_local_ns = now;
   std::vector<Deferred> waiting;
   waiting.swap(deferred_);
   for (const Deferred& d : waiting) handle(d.from, *d.message);
@@ -188,6 +209,7 @@ void FragmentServer::handle(const Envelope& from, const Message& message) {
     case types::kDeleteFragments: on_delete(static_cast<const DeleteFragments&>(message)); break;
     case types::kRebuildFragment: on_rebuild(from, static_cast<const RebuildFragment&>(message)); break;
     case types::kFetchFragmentReply: on_rebuild_fetch_reply(from, static_cast<const FetchFragmentReply&>(message)); break;
+    case types::kRecordStatusReply: on_record_status_reply(from, static_cast<const RecordStatusReply&>(message)); break;
     default: runtime_.count("datapath.fragment_server_unexpected_message"); break;
   }
 }
@@ -198,6 +220,12 @@ void FragmentServer::on_timer(TimerId id, uint64_t tag) {
     start_scrub();
     return;
   }
+  if (tag_kind(tag) == kTagOrphanTimer) {
+    runtime_.set_timer(orphan_period_ns(*config_), make_tag(kTagOrphanTimer, 0));
+    start_orphan_pass();
+    return;
+  }
+  if (tag_kind(tag) == kTagOrphanRequest) return on_orphan_timeout(tag_id(tag));
   if (tag_kind(tag) != kTagRebuildTimer) return;
   auto it = rebuilds_.find(tag_id(tag));
   if (it == rebuilds_.end() || it->second->timer != id) return;
@@ -342,7 +370,7 @@ void FragmentServer::finish_stores() {
 
 void FragmentServer::finish_store(uint64_t id, Store& store) {
   const StatusCode status = store.status;
-  if (status == StatusCode::kOk) index_[store.key] = store.data.size;
+  if (status == StatusCode::kOk) index_[store.key] = Stored{store.data.size, runtime_.local_now_ns(), false};
   else runtime_.count("datapath.store_failed");
   const uint64_t rebuild = store.rebuild;
   if (rebuild == 0) {
@@ -363,8 +391,8 @@ void FragmentServer::on_fetch(const Envelope& from, const FetchFragment& m) {
   StatusCode status = StatusCode::kOk;
   if (fetches_.size() >= options_.fetches_max) status = StatusCode::kUnavailable;
   else if (found == index_.end()) status = StatusCode::kNotFound;
-  else if (m.length > 0 && (m.offset > found->second - kFragmentHeaderBytes ||
-                            m.length > found->second - kFragmentHeaderBytes - m.offset))
+  else if (m.length > 0 && (m.offset > found->second.size - kFragmentHeaderBytes ||
+                            m.length > found->second.size - kFragmentHeaderBytes - m.offset))
     status = StatusCode::kInvalidArgument;
   if (status != StatusCode::kOk) {
     auto reply = std::make_shared<FetchFragmentReply>();
@@ -379,13 +407,13 @@ void FragmentServer::on_fetch(const Envelope& from, const FetchFragment& m) {
   const bool whole = m.length == 0;
   fetches_.emplace(id, Fetch{key, from, m.request_id, m.offset, whole, false});
   const std::string file = fragment_file(key.file, key.record, key.index);
-  if (whole) runtime_.disk_read(file, 0, found->second, make_tag(kTagFetchRead, id));
+  if (whole) runtime_.disk_read(file, 0, found->second.size, make_tag(kTagFetchRead, id));
   else runtime_.disk_read(file, kFragmentHeaderBytes + m.offset, m.length, make_tag(kTagFetchRead, id));
 }
 
 StatusCode FragmentServer::check_whole(const Key& key, const Payload& data) const {
   auto found = index_.find(key);
-  if (found != index_.end() && data.size != found->second) return StatusCode::kCorrupt;  // torn or truncated
+  if (found != index_.end() && data.size != found->second.size) return StatusCode::kCorrupt;  // torn or truncated
   if (!data.is_real()) return data.rot_flips > 0 ? StatusCode::kCorrupt : StatusCode::kOk;
   Result<FragmentParts> parts = decode_fragment(*data.bytes);
   if (!parts.is_ok()) return StatusCode::kCorrupt;  // a wrong CRC, or rot in the header itself
@@ -438,14 +466,17 @@ void FragmentServer::fetch_disk_done(uint64_t id, const DiskCompletion& done) {
 
 void FragmentServer::on_delete(const DeleteFragments& m) {
   for (const auto& [record, index] : m.fragments) {
-    const Key key{m.file_id, record, index};
-    const bool known = index_.erase(key) > 0;
-    runtime_.disk_remove(fragment_file(key.file, key.record, key.index), make_tag(kTagRemove, 0));
-    // Durable with the next batch; a delete lost in a crash only leaves an index entry whose file is
-    // gone, which the first fetch or scrub of it drops.
-    if (known) append_manifest(kManifestDelete, key, 0);
+    drop_fragment(Key{m.file_id, record, index});
     runtime_.count("datapath.fragment_deleted");
   }
+}
+
+void FragmentServer::drop_fragment(const Key& key) {
+  const bool known = index_.erase(key) > 0;
+  runtime_.disk_remove(fragment_file(key.file, key.record, key.index), make_tag(kTagRemove, 0));
+  // Durable with the next batch; a delete lost in a crash only leaves an index entry whose file is
+  // gone, which the first fetch or scrub of it drops.
+  if (known) append_manifest(kManifestDelete, key, 0);
 }
 
 void FragmentServer::forget_missing(const Key& key) {
@@ -460,7 +491,7 @@ void FragmentServer::start_scrub() {
   if (scrub_running_ || !ready_) return;
   scrub_queue_.clear();
   scrub_queue_.reserve(index_.size());
-  for (const auto& [key, size] : index_) scrub_queue_.push_back(key);
+  for (const auto& [key, stored] : index_) scrub_queue_.push_back(key);
   std::sort(scrub_queue_.begin(), scrub_queue_.end(), [](const Key& a, const Key& b) {
     return std::tie(a.file, a.record, a.index) < std::tie(b.file, b.record, b.index);
   });
@@ -477,12 +508,152 @@ void FragmentServer::scrub_next() {
     const uint64_t id = next_id_++;
     fetches_.emplace(id, Fetch{key, Envelope{}, 0, 0, true, true});
     ++scrub_in_flight_;
-    runtime_.disk_read(fragment_file(key.file, key.record, key.index), 0, found->second, make_tag(kTagFetchRead, id));
+    runtime_.disk_read(fragment_file(key.file, key.record, key.index), 0, found->second.size, make_tag(kTagFetchRead, id));
   }
   if (scrub_running_ && scrub_in_flight_ == 0 && scrub_position_ >= scrub_queue_.size()) {
     scrub_running_ = false;
     ++scrub_passes_;
     runtime_.count("datapath.scrub_pass");
+  }
+}
+
+// ---- orphan collection ----
+
+void FragmentServer::start_orphan_pass() {
+  if (orphan_running_ || !ready_) return;
+  const TimeNs now = runtime_.local_now_ns();
+  std::vector<Key> due;
+  for (const auto& [key, stored] : index_) {
+    const TimeNs age = now - stored.checked_local_ns;
+    const bool ask = stored.confirmed ? config_->orphan_recheck_ns > 0 && age >= config_->orphan_recheck_ns
+                                      : age >= config_->orphan_grace_ns;
+    if (ask) due.push_back(key);
+  }
+  std::sort(due.begin(), due.end(), [](const Key& a, const Key& b) {
+    return std::tie(a.file, a.record, a.index) < std::tie(b.file, b.record, b.index);
+  });
+  const size_t batch = std::clamp<size_t>(options_.orphan_batch_records, 1, RecordStatus::kRecordsMax);
+  for (const Key& key : due) {
+    const bool same_record = !orphan_queue_.empty() && orphan_queue_.back().file == key.file &&
+                             orphan_queue_.back().records.back() == key.record;
+    if (!same_record && (orphan_queue_.empty() || orphan_queue_.back().file != key.file ||
+                         orphan_queue_.back().records.size() >= batch)) {
+      orphan_queue_.push_back(OrphanQuery{});
+      orphan_queue_.back().file = key.file;
+    }
+    OrphanQuery& q = orphan_queue_.back();
+    if (!same_record) q.records.push_back(key.record);
+    q.fragments.push_back(key);
+  }
+  orphan_running_ = true;
+  pump_orphan_queries();
+}
+
+void FragmentServer::pump_orphan_queries() {
+  while (orphan_queries_.size() < std::max<uint32_t>(options_.orphan_queries_max, 1) && !orphan_queue_.empty()) {
+    OrphanQuery q = std::move(orphan_queue_.front());
+    orphan_queue_.pop_front();
+    send_orphan_query(std::move(q));
+  }
+  if (orphan_running_ && orphan_queue_.empty() && orphan_queries_.empty()) {
+    orphan_running_ = false;
+    ++orphan_passes_;
+    runtime_.count("datapath.orphan_pass");
+  }
+}
+
+void FragmentServer::send_orphan_query(OrphanQuery q) {
+  const uint64_t shard = shard_of(*config_, q.file);
+  const std::vector<NodeId>& group = catalogs_.group(shard);
+  if (group.empty()) {
+    runtime_.count("datapath.orphan_query_no_catalog");
+    return;
+  }
+  if (q.target == kNoNode) {
+    auto hint = leader_hints_.find(shard);
+    q.target = hint != leader_hints_.end() ? hint->second : group.front();
+  }
+  const uint64_t id = next_id_++;
+  auto m = std::make_shared<RecordStatus>();
+  m->request_id = id;
+  m->file_id = q.file;
+  m->records = q.records;
+  runtime_.send(q.target, kPortCatalog, std::move(m));
+  runtime_.set_timer(config_->request_timeout_ns, make_tag(kTagOrphanRequest, id));
+  orphan_queries_.emplace(id, std::move(q));
+}
+
+// No answer in time (or a refusal without a better node to ask): ask the next group member, a bounded
+// number of times. A query given up leaves its fragments for the next pass.
+void FragmentServer::on_orphan_timeout(uint64_t request_id) {
+  auto it = orphan_queries_.find(request_id);
+  if (it == orphan_queries_.end()) return;
+  OrphanQuery q = std::move(it->second);
+  orphan_queries_.erase(it);
+  runtime_.count("datapath.orphan_query_timeout");
+  if (++q.attempts > config_->retries_max) {
+    runtime_.count("datapath.orphan_query_gave_up");
+    return pump_orphan_queries();
+  }
+  const uint64_t shard = shard_of(*config_, q.file);
+  const std::vector<NodeId>& group = catalogs_.group(shard);
+  auto at = std::find(group.begin(), group.end(), q.target);
+  q.target = (at == group.end() || at + 1 == group.end()) ? group.front() : *(at + 1);
+  leader_hints_.erase(shard);
+  send_orphan_query(std::move(q));
+  pump_orphan_queries();
+}
+
+void FragmentServer::on_record_status_reply(const Envelope& from, const RecordStatusReply& m) {
+  auto it = orphan_queries_.find(m.request_id);
+  if (it == orphan_queries_.end() || it->second.target != from.from) return;  // late, or not whom we asked
+  const uint64_t shard = shard_of(*config_, it->second.file);
+  if (m.status == StatusCode::kOk) {
+    const OrphanQuery q = std::move(it->second);
+    orphan_queries_.erase(it);
+    leader_hints_[shard] = from.from;
+    apply_fates(q, m);
+    return pump_orphan_queries();
+  }
+  OrphanQuery& q = it->second;
+  const size_t group_size = catalogs_.group(shard).size();
+  if (m.status == StatusCode::kNotLeader && m.leader_hint != kNoNode && m.leader_hint != q.target &&
+      q.redirects < 2 * group_size + 2) {
+    OrphanQuery redirected = std::move(q);
+    orphan_queries_.erase(it);
+    ++redirected.redirects;
+    redirected.target = m.leader_hint;
+    leader_hints_[shard] = m.leader_hint;
+    return send_orphan_query(std::move(redirected));
+  }
+  if (m.status == StatusCode::kNotLeader || m.status == StatusCode::kUnavailable) return;  // the timeout retries
+  runtime_.count("datapath.orphan_query_refused");
+  orphan_queries_.erase(it);
+  pump_orphan_queries();
+}
+
+void FragmentServer::apply_fates(const OrphanQuery& q, const RecordStatusReply& m) {
+  const TimeNs now = runtime_.local_now_ns();
+  for (const Key& key : q.fragments) {
+    auto fate = std::find_if(m.records.begin(), m.records.end(), [&](const auto& r) { return r.first == key.record; });
+    auto found = index_.find(key);
+    if (fate == m.records.end() || found == index_.end()) continue;  // not answered, or deleted meanwhile
+    switch (fate->second) {
+      case RecordFate::kAbandoned:
+        // The catalog has tombstoned the record in its replicated log: it can never commit, so no
+        // reader will ever ask for this fragment.
+        drop_fragment(key);
+        runtime_.count("datapath.orphan_fragments_deleted");
+        break;
+      case RecordFate::kCurrent:
+        if (!found->second.confirmed) append_manifest(kManifestConfirm, key, 0);
+        found->second.confirmed = true;
+        found->second.checked_local_ns = now;
+        break;
+      case RecordFate::kSuperseded:  // collected soon: ask again after another grace period
+        found->second.checked_local_ns = now;
+        break;
+    }
   }
 }
 

@@ -4,9 +4,17 @@
 // to the file's catalog group (FragmentCorrupt); a periodic scrub reads every fragment to find rot before
 // readers do; RebuildFragment recreates a lost fragment here from any k others.
 //
+// Orphan collection: a fragment whose record was never committed (the writer crashed or gave up) or was
+// collected while its DeleteFragments got lost would stay forever. Every orphan_grace / 4 a pass picks
+// the fragments not confirmed for orphan_grace (or confirmed longer than orphan_recheck ago) and asks
+// the file's catalog primary about their records (RecordStatus, batched per file, with timeouts, bounded
+// retries and redirects). The primary abandons records that are not live before it answers, so a
+// record reported abandoned can never commit later: its fragments are deleted here. A record reported
+// current is remembered as confirmed (also in the manifest).
+//
 // Disk layout: fragment i of record (c, s) of file f is the file "frag/<f>/<c>.<s>.<i>" (fragment header
 // then body, real or synthetic); "frag/manifest" is an append-only log of the fragments stored and
-// deleted (one CRC-protected entry each), replayed at start so the server knows what it holds and how
+// deleted, and of the fragments whose record was confirmed (one CRC-protected entry each), replayed at start so the server knows what it holds and how
 // large each fragment is after a restart. Its fsync stands for the directory fsync a real file system
 // needs; entries are written and synced in batches, so concurrent stores share one (group commit).
 #pragma once
@@ -36,6 +44,8 @@ struct FragmentServerOptions {
   uint32_t rebuilds_max = 64;          // concurrent RebuildFragment requests; more get kUnavailable
   uint32_t stores_max = 4096;          // stores in progress; more get kUnavailable (the writer moves on)
   uint32_t fetches_max = 4096;         // fetches in progress; more get kUnavailable (the reader asks another)
+  uint32_t orphan_queries_max = 4;     // RecordStatus requests in flight during an orphan pass
+  uint32_t orphan_batch_records = 256; // records per RecordStatus (<= RecordStatus::kRecordsMax)
 };
 
 class FragmentServer final : public Role {
@@ -54,6 +64,8 @@ class FragmentServer final : public Role {
   size_t fragment_count() const { return index_.size(); }
   bool holds(FileId file, const RecordId& record, uint32_t index) const;
   uint64_t scrub_passes() const { return scrub_passes_; }
+  uint64_t orphan_passes() const { return orphan_passes_; }  // finished orphan passes
+  bool confirmed(FileId file, const RecordId& record, uint32_t index) const;  // its record was seen current
 
  private:
   struct Key {
@@ -64,6 +76,20 @@ class FragmentServer final : public Role {
   };
   struct KeyHash {
     size_t operator()(const Key& k) const;
+  };
+  struct Stored {
+    uint64_t size = 0;            // bytes on disk (header + body)
+    TimeNs checked_local_ns = 0;  // stored, or last asked about (local clock; reset by a restart)
+    bool confirmed = false;       // the catalog said its record is current
+  };
+  // One RecordStatus in flight: the fragments it asks about (all of one file).
+  struct OrphanQuery {
+    FileId file = 0;
+    std::vector<Key> fragments;
+    std::vector<RecordId> records;  // distinct, ascending
+    NodeId target = kNoNode;
+    uint32_t attempts = 0;
+    uint32_t redirects = 0;
   };
   // Who waits for a store: a remote writer (StoreFragmentReply) or a local rebuild (RebuildFragmentReply).
   struct Store {
@@ -119,6 +145,15 @@ class FragmentServer final : public Role {
   void start_scrub();
   void scrub_next();
 
+  void drop_fragment(const Key& key);  // deletes the file and the index entry (manifest: with the next batch)
+
+  void start_orphan_pass();
+  void pump_orphan_queries();
+  void send_orphan_query(OrphanQuery query);
+  void on_orphan_timeout(uint64_t request_id);
+  void on_record_status_reply(const Envelope& from, const RecordStatusReply& m);
+  void apply_fates(const OrphanQuery& query, const RecordStatusReply& m);
+
   void rebuild_ask(uint64_t id, Rebuild& rebuild);
   void rebuild_fail_expired(uint64_t id, Rebuild& rebuild);
   void rebuild_decode(uint64_t id, Rebuild& rebuild);
@@ -137,7 +172,7 @@ class FragmentServer final : public Role {
   Bytes replay_carry_;             // a partial manifest entry between two replay chunks
   uint64_t replay_offset_ = 0;
 
-  std::unordered_map<Key, uint64_t, KeyHash> index_;  // stored fragment -> stored bytes
+  std::unordered_map<Key, Stored, KeyHash> index_;  // stored fragment -> its size and orphan state
   uint64_t manifest_bytes_ = 0;          // where the next batch is appended
   Bytes manifest_pending_;               // entries waiting for the next batch
   uint64_t manifest_next_batch_ = 1;
@@ -155,6 +190,12 @@ class FragmentServer final : public Role {
   uint32_t scrub_in_flight_ = 0;
   bool scrub_running_ = false;
   uint64_t scrub_passes_ = 0;
+
+  std::deque<OrphanQuery> orphan_queue_;                 // this pass's queries not yet sent
+  std::unordered_map<uint64_t, OrphanQuery> orphan_queries_;  // in flight, by request id
+  std::unordered_map<uint64_t, NodeId> leader_hints_;    // by shard: the primary that last answered
+  bool orphan_running_ = false;
+  uint64_t orphan_passes_ = 0;
 };
 
 }  // namespace pbfs::datapath

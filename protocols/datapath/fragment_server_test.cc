@@ -1,6 +1,8 @@
 // Fragment servers on the simulator: a store is durable before its reply; fetches return whole
 // fragments (CRC-checked) or body windows; corruption is refused and reported to the catalog group; a
-// restart replays the manifest; the scrub finds rot; a rebuild recreates a fragment byte for byte.
+// restart replays the manifest; the scrub finds rot; a rebuild recreates a fragment byte for byte. With
+// real catalog replicas: orphan fragments (a writer that never committed, a lost DeleteFragments) are
+// deleted once their record is abandoned, and a committed record's fragments never are.
 #include "protocols/datapath/fragment_server.h"
 
 #include <gtest/gtest.h>
@@ -8,8 +10,12 @@
 #include <fstream>
 #include <iterator>
 
+#include "protocols/datapath/catalog.h"
+#include "protocols/datapath/catalog_test_util.h"
+#include "protocols/datapath/client.h"
 #include "protocols/datapath/provenance.h"
 #include "sim/disk.h"
+#include "sim/network.h"
 #include "sim/test_util.h"
 #include "sim/world.h"
 
@@ -35,13 +41,16 @@ class Probe final : public Role {
     if (m.type() == types::kStoreFragmentReply) stores.push_back(static_cast<const StoreFragmentReply&>(m));
     if (m.type() == types::kFetchFragmentReply) fetches.push_back(static_cast<const FetchFragmentReply&>(m));
     if (m.type() == types::kRebuildFragmentReply) rebuilds.push_back(static_cast<const RebuildFragmentReply&>(m));
+    if (m.type() == types::kCommitReply) commits.push_back(static_cast<const CommitReply&>(m));
     if (on_reply) on_reply(m);
   }
   void send(NodeId to, std::shared_ptr<const Message> m) { runtime_.send(to, kPortFragmentServer, std::move(m)); }
+  void send_catalog(NodeId to, std::shared_ptr<const Message> m) { runtime_.send(to, kPortCatalog, std::move(m)); }
 
   std::vector<StoreFragmentReply> stores;
   std::vector<FetchFragmentReply> fetches;
   std::vector<RebuildFragmentReply> rebuilds;
+  std::vector<CommitReply> commits;
   std::function<void(const Message&)> on_reply;
 
  private:
@@ -377,6 +386,262 @@ TEST(FragmentServer, ARebuildWithoutKSourcesFailsCleanly) {
   EXPECT_EQ(f.probe().rebuilds[0].status, StatusCode::kUnavailable);
   EXPECT_FALSE(f.server(9).holds(5, record.record_id, 5));
   EXPECT_EQ(summary.counters.at("datapath.rebuild_unavailable"), 1u);
+}
+
+// ---- orphan collection, with real catalog replicas ----
+
+// Catalog replicas of the one shard on nodes 0..2 (no fragment servers there), fragment servers on
+// nodes 3..11, a probe on node 0 that stores and commits by hand, and a real client on node 11.
+constexpr NodeId kClientNode = 11;
+
+struct OrphanCluster {
+  std::shared_ptr<DataPathConfig> config = std::make_shared<DataPathConfig>();
+  std::unique_ptr<sim::World> world;
+  std::vector<uint32_t> boots;
+  std::vector<OperationResult> results;
+  NodeId probe_node = 0;
+  uint64_t next_request = 1;
+
+  explicit OrphanCluster(const std::function<void(DataPathConfig&)>& tune = nullptr) {
+    register_datapath_messages();
+    Scenario s = sim::testing::small_scenario(1, 4, 3);  // 12 nodes in 4 racks
+    s.duration_ns = 600 * kSecond;
+    world = std::make_unique<sim::World>(s, nullptr);
+    DataPathConfig& c = *config;
+    c.coding = CodingParams{4, 2, ErasureBackend::kIsal};
+    c.segment_bytes = 4096;
+    c.shards = 1;
+    c.lease_ns = 2 * kSecond;
+    c.lease_epsilon_ns = 100 * kMillisecond;
+    c.request_timeout_ns = 200 * kMillisecond;
+    c.pin_timeout_ns = 500 * kMillisecond;
+    c.orphan_grace_ns = kSecond;
+    c.orphan_recheck_ns = 0;
+    c.cost_model = shipped_cost_model();
+    // Nodes 0..2 hold no fragments: the client places records on 3..11 only.
+    for (NodeId n = 0; n < world->node_count(); ++n) c.nodes.push_back({n, world->rack_of(n), world->site_of(n), 1.0, n >= 3});
+    c.catalog_groups = {{0, 1, 2}};
+    if (tune) tune(c);
+    std::shared_ptr<const DataPathConfig> shared = config;
+    boots.assign(world->node_count(), 0);
+    for (NodeId n = 0; n < world->node_count(); ++n) {
+      if (n >= 3) {
+        world->add_role(n, kPortFragmentServer, [shared](Runtime& rt) { return std::make_unique<FragmentServer>(rt, shared); });
+        continue;
+      }
+      world->add_role(n, kPortCatalog, [this, shared, n](Runtime& rt) {
+        CatalogOptions options;
+        options.first_boot = boots[n]++ == 0;
+        options.gc_interval_ns = 100 * kMillisecond;
+        return std::make_unique<Catalog>(rt, shared, options);
+      });
+    }
+    world->add_role(probe_node, kPortProbe, [](Runtime& rt) { return std::make_unique<Probe>(rt); });
+    world->add_role(kClientNode, kPortClient, [shared](Runtime& rt) { return std::make_unique<Client>(rt, shared); });
+  }
+
+  Probe& probe() { return static_cast<Probe&>(*world->role(probe_node, kPortProbe)); }
+  Catalog* catalog(NodeId n) { return static_cast<Catalog*>(world->role(n, kPortCatalog)); }
+  FragmentServer* server(NodeId n) { return static_cast<FragmentServer*>(world->role(n, kPortFragmentServer)); }
+  void run_for(TimeNs ns) { world->kernel().run_until(world->now_ns() + ns); }
+  bool run_until(const std::function<bool()>& done, TimeNs limit_ns) {
+    const TimeNs end = world->now_ns() + limit_ns;
+    while (world->now_ns() < end && !done()) run_for(10 * kMillisecond);
+    return done();
+  }
+  NodeId primary() {
+    NodeId found = kNoNode;
+    EXPECT_TRUE(run_until(
+        [&] {
+          for (NodeId n = 0; n < 3; ++n) {
+            if (world->node_up(n) && catalog(n)->serving(0)) found = n;
+          }
+          return found != kNoNode;
+        },
+        20 * kSecond));
+    return found;
+  }
+  void with_probe(const std::function<void(Probe&)>& body) {
+    world->with_role(probe_node, kPortProbe, [&](Role& r) { body(static_cast<Probe&>(r)); });
+  }
+  // Stores every fragment of `r` (synthetic payloads) where its map says, and waits for the replies.
+  void store(const WriteRecord& r) {
+    const size_t before = probe().stores.size();
+    with_probe([&](Probe& p) {
+      for (uint32_t i = 0; i < r.fragments.size(); ++i) {
+        auto m = std::make_shared<StoreFragment>();
+        m->request_id = next_request++;
+        m->file_id = r.file_id;
+        m->record_id = r.record_id;
+        m->index = i;
+        m->data = Payload::synthetic(kFragmentHeaderBytes + r.layout.fragment_bytes);
+        p.send(r.fragments[i].node, m);
+      }
+    });
+    ASSERT_TRUE(run_until([&] { return probe().stores.size() == before + r.fragments.size(); }, 2 * kSecond));
+    for (size_t i = before; i < probe().stores.size(); ++i) ASSERT_EQ(probe().stores[i].status, StatusCode::kOk);
+  }
+  StatusCode commit(NodeId to, const WriteRecord& r, std::vector<RecordId> supersedes = {}) {
+    const size_t before = probe().commits.size();
+    with_probe([&](Probe& p) {
+      auto m = std::make_shared<CommitRecord>();
+      m->request_id = next_request++;
+      m->record = r;
+      m->supersedes = std::move(supersedes);
+      p.send_catalog(to, m);
+    });
+    if (!run_until([&] { return probe().commits.size() > before; }, 2 * kSecond)) return StatusCode::kUnavailable;
+    return probe().commits.back().status;
+  }
+  // Fragments of `r` still indexed by their servers, and still on their disks.
+  uint32_t held(const WriteRecord& r) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < r.fragments.size(); ++i) {
+      FragmentServer* s = server(r.fragments[i].node);
+      n += s != nullptr && s->holds(r.file_id, r.record_id, i) ? 1 : 0;
+    }
+    return n;
+  }
+  uint32_t on_disk(const WriteRecord& r) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < r.fragments.size(); ++i) {
+      n += world->disk(r.fragments[i].node).durable_file(fragment_file(r.file_id, r.record_id, i)) != nullptr ? 1 : 0;
+    }
+    return n;
+  }
+  // Every catalog replica has applied the same log (same digest) and holds the record's tombstone.
+  void expect_abandoned_everywhere(const RecordId& id) {
+    ASSERT_TRUE(run_until(
+        [&] {
+          const uint64_t index = catalog(0)->applied_index(0);
+          return catalog(1)->applied_index(0) == index && catalog(2)->applied_index(0) == index;
+        },
+        2 * kSecond));
+    for (NodeId n = 0; n < 3; ++n) {
+      EXPECT_TRUE(catalog(n)->abandoned(0, id)) << "replica " << n;
+      EXPECT_EQ(catalog(n)->log_digest(0), catalog(0)->log_digest(0)) << "replica " << n;
+    }
+  }
+};
+
+// Fragments on nodes first_node .. first_node + 5 (all fragment servers when first_node >= 3).
+WriteRecord orphan_record(RecordId id, uint32_t first_node, uint64_t offset = 0) {
+  return testing::make_record(5, id, offset, 10000, 4, 2, first_node, 12);
+}
+
+TEST(OrphanCollection, AWriterThatNeverCommitsLeavesNothingBehindAndItsLateCommitIsRefused) {
+  OrphanCluster c;
+  const NodeId primary = c.primary();
+  ASSERT_NE(primary, kNoNode);
+  const WriteRecord r = orphan_record({77, 1}, 3);
+  c.store(r);
+  const TimeNs stored_at = c.world->now_ns();
+  ASSERT_EQ(c.held(r), 6u);
+  ASSERT_EQ(c.on_disk(r), 6u);
+  // The writer "crashed": nobody commits. Before the grace ends, nothing is touched...
+  c.run_for(c.config->orphan_grace_ns * 3 / 4);
+  EXPECT_EQ(c.held(r), 6u);
+  // ...within the grace plus one pass period (plus a round trip), every fragment is gone from disk.
+  ASSERT_TRUE(c.run_until([&] { return c.on_disk(r) == 0; }, 2 * kSecond)) << c.on_disk(r) << " left";
+  EXPECT_LE(c.world->now_ns() - stored_at, c.config->orphan_grace_ns * 5 / 4 + 300 * kMillisecond);
+  EXPECT_EQ(c.held(r), 0u);
+  c.expect_abandoned_everywhere(r.record_id);
+  // The writer comes back and commits: refused, so no reader will ever look for those fragments.
+  EXPECT_EQ(c.commit(primary, r), StatusCode::kConflict);
+  for (NodeId n = 0; n < 3; ++n) EXPECT_EQ(c.catalog(n)->store().find(r.record_id), RecordStore::kNoSlot);
+  // A restarted fragment server does not bring them back (the manifest recorded the deletes).
+  const NodeId holder = r.fragments[0].node;
+  c.world->crash(holder);
+  c.world->restart(holder);
+  ASSERT_TRUE(c.run_until([&] { return c.server(holder)->ready(); }, kSecond));
+  EXPECT_FALSE(c.server(holder)->holds(5, r.record_id, 0));
+}
+
+TEST(OrphanCollection, AClientWhoseCommitArrivesAfterTheAbandonReportsAFailedWrite) {
+  OrphanCluster c([](DataPathConfig& config) { config.retries_max = 30; });
+  ASSERT_NE(c.primary(), kNoNode);
+  // The client's messages to the catalog replicas are lost for a while; its stores go through.
+  sim::PartitionRule cut;
+  cut.one_way = true;
+  cut.group.assign(c.world->node_count(), -1);
+  cut.group[kClientNode] = 0;
+  for (NodeId n = 0; n < 3; ++n) cut.group[n] = 1;
+  const uint64_t rule = c.world->network().add_partition(cut);
+  c.world->with_role(kClientNode, kPortClient, [&](Role& role) {
+    static_cast<Client&>(role).write(5, 0, 8192, [&](const OperationResult& r) { c.results.push_back(r); });
+  });
+  // Once the servers have asked about the record (it is abandoned), the path to the catalog heals.
+  ASSERT_TRUE(c.run_until(
+      [&] {
+        for (NodeId n = 0; n < 3; ++n) {
+          if (c.catalog(n)->abandoned_records(0) > 0) return true;
+        }
+        return false;
+      },
+      5 * kSecond));
+  EXPECT_TRUE(c.results.empty()) << "the write finished before its commit could arrive";
+  c.world->network().remove_rule(rule);
+  ASSERT_TRUE(c.run_until([&] { return !c.results.empty(); }, 10 * kSecond));
+  const OperationResult& result = c.results[0];
+  EXPECT_EQ(result.status, StatusCode::kConflict);
+  EXPECT_EQ(result.sequence, 0u);
+  c.expect_abandoned_everywhere(result.record);
+  for (NodeId n = 0; n < 3; ++n) EXPECT_EQ(c.catalog(n)->store().records(), 0u);
+  // Its fragments (wherever the client placed them) are gone too.
+  ASSERT_TRUE(c.run_until(
+      [&] {
+        for (NodeId n = 3; n < c.world->node_count(); ++n) {
+          if (c.server(n)->fragment_count() > 0) return false;
+        }
+        return true;
+      },
+      3 * kSecond));
+}
+
+TEST(OrphanCollection, ACommittedRecordIsConfirmedAndNeverDeletedByThePass) {
+  OrphanCluster c([](DataPathConfig& config) { config.orphan_recheck_ns = 2 * kSecond; });
+  const NodeId primary = c.primary();
+  const WriteRecord r = orphan_record({78, 1}, 4);
+  c.store(r);
+  ASSERT_EQ(c.commit(primary, r), StatusCode::kOk);
+  // Several grace periods and rechecks later, every fragment is still there, confirmed current.
+  c.run_for(5 * c.config->orphan_grace_ns);
+  EXPECT_EQ(c.held(r), 6u);
+  EXPECT_EQ(c.on_disk(r), 6u);
+  for (uint32_t i = 0; i < 6; ++i) EXPECT_TRUE(c.server(r.fragments[i].node)->confirmed(5, r.record_id, i)) << i;
+  EXPECT_GT(c.server(r.fragments[0].node)->orphan_passes(), 4u);
+  for (NodeId n = 0; n < 3; ++n) EXPECT_EQ(c.catalog(n)->abandoned_records(0), 0u);
+  // The confirmation is in the manifest: after a restart the server still knows it.
+  const NodeId holder = r.fragments[2].node;
+  c.world->crash(holder);
+  c.world->restart(holder);
+  ASSERT_TRUE(c.run_until([&] { return c.server(holder)->ready(); }, kSecond));
+  EXPECT_TRUE(c.server(holder)->confirmed(5, r.record_id, 2));
+  c.run_for(3 * c.config->orphan_grace_ns);
+  EXPECT_EQ(c.on_disk(r), 6u);
+}
+
+TEST(OrphanCollection, FragmentsLeftByALostDeleteFragmentsAreRemovedLater) {
+  OrphanCluster c;
+  const NodeId primary = c.primary();
+  const WriteRecord old_record = orphan_record({79, 1}, 3);     // nodes 3..8
+  const WriteRecord compaction = orphan_record({79, 2}, 9, 0);  // nodes 9..11, 0..2 (not stored: not needed)
+  c.store(old_record);
+  ASSERT_EQ(c.commit(primary, old_record), StatusCode::kOk);
+  // The old record's servers are cut off while the compaction supersedes it and GC collects it: the
+  // catalog's DeleteFragments to them is lost.
+  for (uint32_t i = 0; i < 6; ++i) c.world->network().set_node_isolated(old_record.fragments[i].node, true);
+  ASSERT_EQ(c.commit(primary, compaction, {old_record.record_id}), StatusCode::kOk);
+  ASSERT_TRUE(c.run_until([&] { return c.catalog(primary)->store().find(old_record.record_id) == RecordStore::kNoSlot; },
+                          5 * kSecond));
+  c.run_for(100 * kMillisecond);
+  for (uint32_t i = 0; i < 6; ++i) c.world->network().set_node_isolated(old_record.fragments[i].node, false);
+  EXPECT_EQ(c.held(old_record), 6u) << "the delete should have been lost";
+  // The pass asks about it: not live any more, so it is abandoned (harmless) and its fragments go.
+  ASSERT_TRUE(c.run_until([&] { return c.on_disk(old_record) == 0; }, 4 * c.config->orphan_grace_ns));
+  EXPECT_EQ(c.held(old_record), 0u);
+  c.expect_abandoned_everywhere(old_record.record_id);
+  EXPECT_NE(c.catalog(primary)->store().find(compaction.record_id), RecordStore::kNoSlot);
 }
 
 }  // namespace

@@ -32,6 +32,8 @@ constexpr MessageType kReplicateAck = message_types::kDataPathBase + 26;
 constexpr MessageType kSyncRequest = message_types::kDataPathBase + 27;
 constexpr MessageType kSyncReply = message_types::kDataPathBase + 28;
 constexpr MessageType kUpdateFragment = message_types::kDataPathBase + 29;
+constexpr MessageType kRecordStatus = message_types::kDataPathBase + 30;
+constexpr MessageType kRecordStatusReply = message_types::kDataPathBase + 31;
 }  // namespace types
 
 // ---- fragment servers (fragment_messages.cc) ----
@@ -196,12 +198,16 @@ struct ReleasePin final : Message {
 };
 
 // One change to a shard's catalog, as the primary replicates it to the backups in log order.
-enum class CatalogOp : uint8_t { kCommit = 1, kUpdateFragment = 2, kCollect = 3 };
+// kAbandon tombstones record ids that are not live (never committed, or already collected): a commit
+// of a tombstoned id is refused, and whichever of the two comes first in the log wins.
+enum class CatalogOp : uint8_t { kCommit = 1, kUpdateFragment = 2, kCollect = 3, kAbandon = 4 };
 struct CatalogLogEntry {
   uint64_t log_index = 0;  // position in the shard's log (gapless)
   CatalogOp op = CatalogOp::kCommit;
   CatalogEntry entry;                 // kCommit: the new entry; kUpdateFragment: record id + new map
-  std::vector<RecordId> superseded;   // kCommit: records it replaced; kCollect: records dropped
+  // kCommit: records it replaced; kCollect: records dropped; kAbandon: records tombstoned (never empty).
+  std::vector<RecordId> superseded;
+  FileId file_id = 0;  // kAbandon only: the file the abandoned records were written to
   uint64_t epoch = 0;  // lease epoch of the primary that created it (log matching, sync's best log)
 };
 
@@ -265,6 +271,37 @@ struct UpdateFragment final : Message {
   MessageType type() const override { return types::kUpdateFragment; }
   const char* name() const override { return "datapath.UpdateFragment"; }
   void encode(WireWriter& out) const override;
+};
+
+// Orphan collection: a fragment server holding fragments of `records` (all of file `file_id`) that it
+// has not seen confirmed for a while asks the file's catalog primary what became of them. Records not
+// live in the catalog are abandoned first (a replicated kAbandon entry), so they can never commit later.
+struct RecordStatus final : Message {
+  static constexpr size_t kRecordsMax = 1024;
+  uint64_t request_id = 0;
+  FileId file_id = 0;
+  std::vector<RecordId> records;  // 1..kRecordsMax, distinct
+  MessageType type() const override { return types::kRecordStatus; }
+  const char* name() const override { return "datapath.RecordStatus"; }
+  void encode(WireWriter& out) const override;
+  uint64_t encoded_size() const override;
+};
+
+// kCurrent: committed and current (keep it); kSuperseded: committed, superseded by a compaction and not
+// yet collected (keep it for now, ask again later); kAbandoned: tombstoned, it never commits (delete it).
+enum class RecordFate : uint8_t { kCurrent = 1, kSuperseded = 2, kAbandoned = 3 };
+
+// kOk with one fate per asked record (in the request's order); kNotLeader with a hint (kNoNode:
+// unknown); kUnavailable when the primary cannot append now; kInvalidArgument for a bad request.
+struct RecordStatusReply final : Message {
+  uint64_t request_id = 0;
+  StatusCode status = StatusCode::kOk;
+  NodeId leader_hint = kNoNode;
+  std::vector<std::pair<RecordId, RecordFate>> records;
+  MessageType type() const override { return types::kRecordStatusReply; }
+  const char* name() const override { return "datapath.RecordStatusReply"; }
+  void encode(WireWriter& out) const override;
+  uint64_t encoded_size() const override;
 };
 
 void register_datapath_messages();  // both halves

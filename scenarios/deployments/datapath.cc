@@ -116,12 +116,17 @@ Status DataPathDeployment::read_protocol(const Scenario& scenario) {
   c.compaction_depth = static_cast<uint32_t>(p.integer("compaction_depth", 0, 0, 1 << 20));
   c.pin_timeout_ns = p.duration("pin_timeout", 30 * kSecond);
   c.scrub_interval_ns = p.duration("scrub_interval", 0);
+  FieldReader gc = p.child("gc");
+  c.orphan_grace_ns = gc.duration("orphan_grace", 60 * kSecond);
+  c.orphan_recheck_ns = gc.duration("orphan_recheck", 600 * kSecond);
   c.cpu_per_message_ns = p.duration("cpu_per_message", 2 * kMicrosecond);
-  c.inject_bug = p.choice("inject_bug", "", {"", "stale_read", "gc_current", "skip_fsync", "diverge_replica"});
+  c.inject_bug = p.choice("inject_bug", "", {"", "stale_read", "gc_current", "skip_fsync", "diverge_replica", "abandon_current"});
   const std::string cost_file = p.string("cost_model", "");
   FieldReader coordination = p.child("coordination");
   coordination_node_ = static_cast<NodeId>(coordination.integer("node", 0, 0, scenario.node_count() - 1));
   session_timeout_ns_ = coordination.duration("session_timeout", 4 * kSecond);
+  // Unknown keys in any sub-map are errors too (the readers share the first error).
+  for (FieldReader* sub : {&coding, &catalog, &gc, &coordination}) static_cast<void>(sub->finish());
   Status status = p.finish();
   if (!status.is_ok()) return status;
 
@@ -313,6 +318,14 @@ void DataPathDeployment::observe(sim::World& world) {
       const auto* r = static_cast<const datapath::ReadPieceRow*>(row);
       const RecordId record{r->record_client, r->record_seq};
       checker_.read_piece(r->file, r->offset, r->length, record, record == datapath::kNoRecord, r->start_ns, r->end_ns);
+    });
+  }
+  if (gc) {
+    // Abandoning a record (its fragments are then deleted as orphans) is as wrong as collecting it
+    // unless it was never committed or no longer current: the same GC-safety rule judges both.
+    world.observe_table(datapath::abandon_schema().name, [this](const void* row) {
+      const auto* r = static_cast<const datapath::AbandonRow*>(row);
+      checker_.collected(r->file, RecordId{r->record_client, r->record_seq}, r->time_ns);
     });
   }
   world.observe_table(datapath::collection_schema().name, [this, gc](const void* row) {

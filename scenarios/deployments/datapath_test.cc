@@ -67,7 +67,8 @@ TEST_P(ShippedScenario, RunsWithEveryCheckPassing) {
 INSTANTIATE_TEST_SUITE_P(Scenarios, ShippedScenario,
                          ::testing::Values("pbfs-small-overwrites.yaml", "pbfs-patch-depth.yaml",
                                            "pbfs-degraded-read.yaml", "pbfs-join-rebalance.yaml",
-                                           "pbfs-bitrot.yaml", "pbfs-compaction-race.yaml"),
+                                           "pbfs-bitrot.yaml", "pbfs-compaction-race.yaml",
+                                           "pbfs-orphan-gc.yaml"),
                          [](const auto& info) {
                            std::string n = info.param.substr(5, info.param.size() - 10);
                            for (char& c : n) c = c == '-' ? '_' : c;
@@ -133,11 +134,37 @@ TEST(DataPathScenario, AJoinMovesTheFragmentsWhosePlaceChanged) {
   EXPECT_TRUE(o.summary.all_checks_passed()) << describe(o.summary);
 }
 
+TEST(DataPathCheckers, AbandoningCurrentRecordsFailsGcSafety) {
+  const Outcome o = run("pbfs-orphan-gc.yaml", {"protocol.inject_bug=abandon_current"});
+  ASSERT_TRUE(o.error.empty()) << o.error;
+  const sim::CheckerVerdict* v = verdict(o.summary, "gc_safety");
+  ASSERT_NE(v, nullptr);
+  EXPECT_FALSE(v->passed) << describe(o.summary);
+}
+
+TEST(DataPathScenario, OrphanFragmentsOfAbandonedWritesAreDeleted) {
+  const Outcome o = run("pbfs-orphan-gc.yaml", {});
+  ASSERT_TRUE(o.error.empty()) << o.error;
+  auto counter = [&](const std::string& name) {
+    auto it = o.summary.counters.find(name);
+    return it == o.summary.counters.end() ? uint64_t{0} : it->second;
+  };
+  EXPECT_GT(counter("datapath.orphan_fragments_deleted"), 0u) << describe(o.summary);
+  EXPECT_TRUE(o.summary.all_checks_passed()) << describe(o.summary);
+}
+
 TEST(DataPathScenario, BadProtocolFieldNamesFileLineAndField) {
   const Outcome o = run("pbfs-small-overwrites.yaml", {"protocol.coding.k=300"});
   EXPECT_NE(o.error.find("protocol.coding.k"), std::string::npos) << o.error;
   const Outcome c = run("pbfs-small-overwrites.yaml", {"checks.0=read_corectness"});
   EXPECT_NE(c.error.find("unknown checker"), std::string::npos) << c.error;
+  // A misspelt key inside a protocol or workload sub-map is rejected, not ignored.
+  for (const std::string& typo : {"protocol.catalog.replicaz=3", "protocol.coding.kk=3", "protocol.gc.grace=1s",
+                                  "protocol.coordination.nod=1", "workload.size.maximum=8KiB"}) {
+    const Outcome t = run("pbfs-small-overwrites.yaml", {typo});
+    const std::string field = typo.substr(0, typo.find('='));
+    EXPECT_NE(t.error.find(field + ": unknown field"), std::string::npos) << typo << " -> " << t.error;
+  }
 }
 
 }  // namespace

@@ -36,6 +36,8 @@ WorkloadSpec read_workload(FieldReader& r, uint32_t node_count) {
   w.foreign_fraction = r.number("foreign_fraction", 0.05, 0, 1);
   if (w.align_bytes == 0) r.fail("align", "must be at least 1 byte");
   if (w.size_max > w.file_bytes) r.fail("file_bytes", "smaller than the largest operation");
+  static_cast<void>(size.finish());  // unknown keys in the sub-maps are errors (shared first error)
+  static_cast<void>(hot.finish());
   return w;
 }
 
