@@ -85,6 +85,7 @@ Result<Placement> Placement::create(std::vector<PlacementNode> nodes) {
     if (n.weight != p.nodes_.front().weight) p.uniform_weights_ = false;
     if (!n.alive) continue;
     ++p.alive_count_;
+    p.alive_positions_.push_back(static_cast<uint32_t>(i));
     p.alive_weight_ += n.weight;
     alive_racks.insert(p.rack_index_[i]);
     alive_sites.insert(p.site_index_[i]);
@@ -123,9 +124,13 @@ constexpr Better better;
 }  // namespace
 
 double Placement::score(uint64_t key_hash, uint32_t position) const {
-  // u in (0, 1) from the hash; weighted rendezvous ranks by ln(u) / weight (u alone when weights are equal).
-  const double u = (double(mix64(key_hash ^ node_hash_[position]) >> 11) + 0.5) * 0x1.0p-53;
-  return uniform_weights_ ? u : std::log(u) / nodes_[position].weight;
+  // u in (0, 1) from the hash; weighted rendezvous ranks by ln(u) / weight. With equal weights the
+  // 53-bit hash itself ranks the same as u (u is an increasing function of it, exactly representable),
+  // so the common case needs no floating-point work beyond the conversion.
+  const uint64_t bits = mix64(key_hash ^ node_hash_[position]) >> 11;
+  if (uniform_weights_) return double(bits);
+  const double u = (double(bits) + 0.5) * 0x1.0p-53;
+  return std::log(u) / nodes_[position].weight;
 }
 
 Result<std::vector<uint32_t>> Placement::place(uint64_t key_hash, uint32_t count, const PlacementOptions& options,
@@ -140,8 +145,7 @@ Result<std::vector<uint32_t>> Placement::place(uint64_t key_hash, uint32_t count
   const size_t prefix = std::min<size_t>(alive_count_, size_t{2} * count + 8);
   std::vector<Ranked> ranked;
   ranked.reserve(prefix);
-  for (uint32_t i = 0; i < nodes_.size(); ++i) {
-    if (!nodes_[i].alive) continue;
+  for (uint32_t i : alive_positions_) {
     const Ranked candidate{score(key_hash, i), i};
     if (ranked.size() < prefix) {
       ranked.push_back(candidate);
@@ -156,10 +160,7 @@ Result<std::vector<uint32_t>> Placement::place(uint64_t key_hash, uint32_t count
   std::vector<uint32_t> chosen;
   if (!select(ranked, count, options, load, fragment_bytes, chosen, prefix < alive_count_)) {
     ranked.clear();
-    ranked.reserve(alive_count_);
-    for (uint32_t i = 0; i < nodes_.size(); ++i) {
-      if (nodes_[i].alive) ranked.push_back({score(key_hash, i), i});
-    }
+    for (uint32_t i : alive_positions_) ranked.push_back({score(key_hash, i), i});
     std::sort(ranked.begin(), ranked.end(), better);
     PBFS_CODING_CHECK(select(ranked, count, options, load, fragment_bytes, chosen, false));
   }

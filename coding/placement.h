@@ -77,6 +77,7 @@ class Placement {
   std::vector<PlacementNode> nodes_;
   std::unordered_map<uint32_t, uint32_t> position_;
   std::vector<uint64_t> node_hash_;
+  std::vector<uint32_t> alive_positions_;  // positions of the alive nodes, ascending
   std::vector<uint32_t> rack_index_;  // dense rack / site numbers per node position
   std::vector<uint32_t> site_index_;
   uint32_t racks_alive_ = 0;

@@ -163,7 +163,9 @@ void FragmentServer::finish_recovery() {
   replay_carry_.clear();
   // Store times are not in the manifest (and the local clock may have restarted): the grace starts over.
   const TimeNs now = runtime_.local_now_ns();
-  for (auto& [key, stored] : index_) stored.checked_local_ns = now;
+  unconfirmed_checks_.clear();
+  last_recheck_scan_ns_ = now;
+  for (auto& [key, stored] : index_) checked(key, stored, now);
   std::vector<Deferred> waiting;
   waiting.swap(deferred_);
   for (const Deferred& d : waiting) handle(d.from, *d.message);
@@ -370,7 +372,11 @@ void FragmentServer::finish_stores() {
 
 void FragmentServer::finish_store(uint64_t id, Store& store) {
   const StatusCode status = store.status;
-  if (status == StatusCode::kOk) index_[store.key] = Stored{store.data.size, runtime_.local_now_ns(), false};
+  if (status == StatusCode::kOk) {
+    Stored& stored = index_[store.key];
+    stored = Stored{store.data.size, 0, false};
+    checked(store.key, stored, runtime_.local_now_ns());
+  }
   else runtime_.count("datapath.store_failed");
   const uint64_t rebuild = store.rebuild;
   if (rebuild == 0) {
@@ -519,19 +525,42 @@ void FragmentServer::scrub_next() {
 
 // ---- orphan collection ----
 
+void FragmentServer::checked(const Key& key, Stored& stored, TimeNs now) {
+  stored.checked_local_ns = now;
+  if (!stored.confirmed) unconfirmed_checks_.emplace_back(now, key);
+}
+
+void FragmentServer::take_due(TimeNs now, std::vector<Key>& due) {
+  // Check times only grow (a backward clock step merely delays the entries behind it). A fragment taken
+  // now counts as checked now: if its question goes unanswered it is asked again after another grace.
+  const TimeNs grace = config_->orphan_grace_ns;
+  while (grace > 0 && !unconfirmed_checks_.empty() && now - unconfirmed_checks_.front().first >= grace) {
+    const auto [time, key] = unconfirmed_checks_.front();
+    unconfirmed_checks_.pop_front();
+    auto found = index_.find(key);
+    if (found == index_.end() || found->second.checked_local_ns != time || found->second.confirmed) continue;
+    checked(key, found->second, now);
+    due.push_back(key);
+  }
+  const TimeNs recheck = config_->orphan_recheck_ns;
+  if (recheck <= 0 || now - last_recheck_scan_ns_ < recheck / 4) return;
+  last_recheck_scan_ns_ = now;
+  for (auto& [key, stored] : index_) {
+    if (!stored.confirmed || now - stored.checked_local_ns < recheck) continue;
+    stored.checked_local_ns = now;
+    due.push_back(key);
+  }
+}
+
 void FragmentServer::start_orphan_pass() {
   if (orphan_running_ || !ready_) return;
   const TimeNs now = runtime_.local_now_ns();
   std::vector<Key> due;
-  for (const auto& [key, stored] : index_) {
-    const TimeNs age = now - stored.checked_local_ns;
-    const bool ask = stored.confirmed ? config_->orphan_recheck_ns > 0 && age >= config_->orphan_recheck_ns
-                                      : age >= config_->orphan_grace_ns;
-    if (ask) due.push_back(key);
-  }
+  take_due(now, due);
   std::sort(due.begin(), due.end(), [](const Key& a, const Key& b) {
     return std::tie(a.file, a.record, a.index) < std::tie(b.file, b.record, b.index);
   });
+  due.erase(std::unique(due.begin(), due.end()), due.end());  // checked twice at the same time
   const size_t batch = std::clamp<size_t>(options_.orphan_batch_records, 1, RecordStatus::kRecordsMax);
   for (const Key& key : due) {
     const bool same_record = !orphan_queue_.empty() && orphan_queue_.back().file == key.file &&
@@ -648,10 +677,10 @@ void FragmentServer::apply_fates(const OrphanQuery& q, const RecordStatusReply& 
       case RecordFate::kCurrent:
         if (!found->second.confirmed) append_manifest(kManifestConfirm, key, 0);
         found->second.confirmed = true;
-        found->second.checked_local_ns = now;
+        checked(key, found->second, now);
         break;
       case RecordFate::kSuperseded:  // collected soon: ask again after another grace period
-        found->second.checked_local_ns = now;
+        checked(key, found->second, now);
         break;
     }
   }

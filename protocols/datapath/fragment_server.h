@@ -148,6 +148,10 @@ class FragmentServer final : public Role {
   void drop_fragment(const Key& key);  // deletes the file and the index entry (manifest: with the next batch)
 
   void start_orphan_pass();
+  // Marks a fragment checked now and queues its next check.
+  void checked(const Key& key, Stored& stored, TimeNs now);
+  // Adds the fragments due for a question to `due` and marks them checked now.
+  void take_due(TimeNs now, std::vector<Key>& due);
   void pump_orphan_queries();
   void send_orphan_query(OrphanQuery query);
   void on_orphan_timeout(uint64_t request_id);
@@ -173,6 +177,12 @@ class FragmentServer final : public Role {
   uint64_t replay_offset_ = 0;
 
   std::unordered_map<Key, Stored, KeyHash> index_;  // stored fragment -> its size and orphan state
+  // Unconfirmed fragments in the order they were last checked: a pass takes the due ones (older than
+  // orphan_grace) from the front instead of scanning every fragment. An entry whose time no longer
+  // matches its fragment's (checked again since, confirmed, or deleted) is stale and skipped. Confirmed
+  // fragments are few to recheck and many to hold, so they are found by a scan every orphan_recheck / 4.
+  std::deque<std::pair<TimeNs, Key>> unconfirmed_checks_;
+  TimeNs last_recheck_scan_ns_ = 0;
   uint64_t manifest_bytes_ = 0;          // where the next batch is appended
   Bytes manifest_pending_;               // entries waiting for the next batch
   uint64_t manifest_next_batch_ = 1;
