@@ -139,7 +139,7 @@ Catalog::Catalog(Runtime& runtime, std::shared_ptr<const DataPathConfig> config,
   bug_diverge_replica_ = config_->inject_bug == "diverge_replica";
   bug_abandon_current_ = config_->inject_bug == "abandon_current";
   flease::FleaseConfig lease = lease_config(*config_, options_);
-  lease.group_of = [this](lease::ResourceId shard) { return directory_.group(shard); };
+  lease.group_of = [this](lease::ResourceId shard) { return lease_group(shard); };
   flease_runtime_ = std::make_unique<AcceptorOnCatalogPort>(runtime_);
   flease_ = std::make_unique<flease::FleaseNode>(*flease_runtime_, std::move(lease));
   flease_->add_listener(this);
@@ -148,7 +148,7 @@ Catalog::Catalog(Runtime& runtime, std::shared_ptr<const DataPathConfig> config,
     if (std::find(group.begin(), group.end(), self_) == group.end()) continue;
     auto s = std::make_unique<Shard>();
     s->id = shard;
-    s->group = group;
+    s->configs.push_back(GroupConfig{1, group, 0});
     s->log_file = catalog_log_file(shard);
     shards_.emplace(shard, std::move(s));
   }
@@ -228,7 +228,7 @@ void Catalog::on_disk_done(const DiskCompletion& done) {
 void Catalog::on_message(const Envelope& from, const Message& message) {
   runtime_.charge_cpu(config_->cpu_per_message_ns);
   if (flease::is_flease_message(message.type())) {
-    flease_->on_message(from, message);
+    if (lease_message_allowed(from, message)) flease_->on_message(from, message);
   } else {
     handle(from, message);
   }
@@ -489,6 +489,7 @@ void Catalog::apply_entry(Shard& s, const CatalogLogEntry& e, bool as_primary) {
     case CatalogOp::kUpdateFragment: return apply_update(s, e, as_primary);
     case CatalogOp::kCollect: return apply_collect(s, e, as_primary);
     case CatalogOp::kAbandon: return apply_abandon(s, e, as_primary);
+    case CatalogOp::kReconfigure: return apply_reconfigure(s, e, as_primary);
   }
 }
 
@@ -687,6 +688,9 @@ void Catalog::on_record_status(const Envelope& from, const RecordStatus& m) {
 void Catalog::become_serving_primary(Shard& s) {
   runtime_.count("catalog.primary_serving");
   s.ready = true;
+  if (s.configs.front().version > 1 && group_listener_) {
+    group_listener_(s.id, s.configs.front().version, s.configs.front().members);
+  }
   const TimeNs now = runtime_.local_now_ns();
   // Pins handed out by earlier primaries are unknown here: collect nothing until they have surely lapsed.
   s.gc_after_local_ns = now + config_->pin_timeout_ns + 2 * config_->lease_epsilon_ns;
@@ -754,6 +758,15 @@ void Catalog::on_membership(const std::vector<bool>& alive) {
   bool joined = false;
   for (NodeId n = 0; n < alive.size(); ++n) joined = joined || (alive[n] && !this->alive(n));
   alive_ = alive;
+  const TimeNs now = runtime_.local_now_ns();
+  if (dead_since_local_ns_.size() < alive_.size()) dead_since_local_ns_.resize(alive_.size(), -1);
+  for (NodeId n = 0; n < dead_since_local_ns_.size(); ++n) {
+    if (this->alive(n)) {
+      dead_since_local_ns_[n] = -1;
+    } else if (dead_since_local_ns_[n] < 0) {
+      dead_since_local_ns_[n] = now;
+    }
+  }
   std::vector<PlacementNode> nodes = config_->nodes;
   for (PlacementNode& n : nodes) n.alive = this->alive(n.id);
   Result<Placement> placement = Placement::create(std::move(nodes));
@@ -902,7 +915,7 @@ void Catalog::on_fragment_corrupt(const Envelope& from, const FragmentCorrupt& m
   if (!serving(shard)) {
     // Pass it on to the primary, once: never forward what another replica forwarded.
     const NodeId hint = leader_hint(s, shard);
-    const bool from_replica = std::find(s->group.begin(), s->group.end(), from.from) != s->group.end();
+    const bool from_replica = in_any_group(*s, from.from);
     if (hint != kNoNode && !from_replica) runtime_.send(hint, kPortCatalog, std::make_shared<FragmentCorrupt>(m));
     return;
   }
@@ -919,6 +932,279 @@ void Catalog::on_update_fragment(const UpdateFragment& m) {
   Shard* s = find_shard(shard);
   if (s == nullptr || !serving(shard)) return;
   commit_fragment_move(*s, m.record_id, m.index, m.node, m.crc32c);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reconfiguration: replacing dead group members (catalog.h)
+
+uint64_t majority_index(const std::vector<NodeId>& group, const std::vector<std::pair<NodeId, uint64_t>>& persisted,
+                        std::vector<uint64_t>& scratch) {
+  if (group.empty()) return 0;
+  scratch.clear();
+  for (NodeId node : group) {
+    uint64_t index = 0;
+    for (const auto& [n, i] : persisted) {
+      if (n == node) index = std::max(index, i);
+    }
+    scratch.push_back(index);
+  }
+  std::sort(scratch.begin(), scratch.end(), std::greater<>());
+  return scratch[scratch.size() / 2];  // the majority-th highest
+}
+
+uint64_t joint_majority_index(const std::vector<std::vector<NodeId>>& groups,
+                              const std::vector<std::pair<NodeId, uint64_t>>& persisted) {
+  if (groups.empty()) return 0;
+  std::vector<uint64_t> scratch;
+  uint64_t result = ~uint64_t{0};
+  for (const std::vector<NodeId>& group : groups) result = std::min(result, majority_index(group, persisted, scratch));
+  return result;
+}
+
+std::string catalog_group_znode(uint64_t shard, uint64_t version) {
+  return std::string(kCatalogGroupsRoot) + "/" + std::to_string(shard) + "." + std::to_string(version);
+}
+
+std::optional<CatalogGroupName> parse_catalog_group_name(const std::string& child) {
+  const size_t dot = child.find('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == child.size() || child.size() > 41) return std::nullopt;
+  CatalogGroupName name;
+  for (size_t i = 0; i < child.size(); ++i) {
+    if (i == dot) continue;
+    if (child[i] < '0' || child[i] > '9') return std::nullopt;
+    uint64_t& field = i < dot ? name.shard : name.version;
+    if (field > (~uint64_t{0} - 9) / 10) return std::nullopt;  // would overflow
+    field = field * 10 + static_cast<uint64_t>(child[i] - '0');
+  }
+  if (name.version < 2) return std::nullopt;  // version 1 is the placement, never published
+  return name;
+}
+
+Bytes encode_catalog_group(const std::vector<NodeId>& members) {
+  Bytes out;
+  WireWriter w(out);
+  w.u32(static_cast<uint32_t>(members.size()));
+  for (NodeId n : members) w.u32(n);
+  return out;
+}
+
+std::optional<std::vector<NodeId>> decode_catalog_group(const Bytes& data) {
+  WireReader r(data);
+  uint32_t count = 0;
+  if (!r.u32(count) || count == 0 || count > kCatalogMembersMax || r.remaining() != 4ull * count) return std::nullopt;
+  std::vector<NodeId> members;
+  for (uint32_t i = 0; i < count; ++i) {
+    NodeId n = 0;
+    if (!r.u32(n) || std::find(members.begin(), members.end(), n) != members.end()) return std::nullopt;
+    members.push_back(n);
+  }
+  return members;
+}
+
+bool Catalog::majorities(const Shard& s, const std::vector<NodeId>& nodes) const {
+  for (const GroupConfig& c : s.configs) {
+    size_t in = 0;
+    for (NodeId n : c.members) in += contains(nodes, n) ? 1 : 0;
+    if (in < c.members.size() / 2 + 1) return false;
+  }
+  return true;
+}
+
+bool Catalog::in_any_group(const Shard& s, NodeId node) const {
+  for (const GroupConfig& c : s.configs) {
+    if (contains(c.members, node)) return true;
+  }
+  return false;
+}
+
+std::vector<NodeId> Catalog::lease_group(uint64_t shard) {
+  if (const Shard* s = find_shard(shard)) return acting_group(*s);
+  return directory_.group(shard);
+}
+
+// A shard this node never held (or held before a restart that did not know it): its log file says
+// whether we are in its group; an empty one means "not yet" (a learner about to be caught up).
+Catalog::Shard* Catalog::adopt_shard(uint64_t shard) {
+  if (shard >= config_->shards) return nullptr;
+  if (Shard* s = find_shard(shard)) return s;
+  runtime_.count("catalog.shard_adopted");
+  auto owned = std::make_unique<Shard>();
+  Shard* s = owned.get();
+  s->id = shard;
+  s->configs.push_back(GroupConfig{1, directory_.group(shard), 0});
+  s->log_file = catalog_log_file(shard);
+  shards_.emplace(shard, std::move(owned));
+  begin_recovery(*s);
+  return s;
+}
+
+// Lease safety across a group change. Flease is safe while any two quorums that can grant leases of
+// a shard intersect. Proposers ask the group they act on (lease_group), so around a change some ask
+// the old group and some the new one; a majority of an old group {A,B,C} and one of the new group
+// {A,B,D} can be disjoint only if one holds the removed C and the other the added D. Hence:
+//  1. An acceptor answers for a shard only while its acting group holds both itself and the proposer:
+//     a removed member that comes back is refused by every node that holds the change.
+//  2. An added member stays silent for lease + 2ε + message timeout after it first acts on a group
+//     holding it (the bound of Flease's restart silence, Rule 7). Until then every quorum of the new
+//     group is made of survivors, which intersects every quorum of the old group; after it, every lease
+//     granted before it joined (possibly by a quorum that needed C) has expired on every clock.
+// What remains assumed: a removed member is gone (membership had it dead for replace_after); if it
+// returns while the survivors still act on the old group, the old group's rules hold for it as before.
+bool Catalog::lease_message_allowed(const Envelope& from, const Message& message) {
+  lease::ResourceId resource = 0;
+  if (message.type() == flease::Prepare::kType) {
+    resource = static_cast<const flease::Prepare&>(message).resource;
+  } else if (message.type() == flease::Accept::kType) {
+    resource = static_cast<const flease::Accept&>(message).resource;
+  } else {
+    return true;  // replies reach our own proposer
+  }
+  Shard* s = find_shard(resource);
+  if (s == nullptr) {
+    adopt_shard(resource);  // a proposer counts on us: our log says whether it may
+    runtime_.count("catalog.lease_refused_unknown_shard");
+    return false;
+  }
+  const std::vector<NodeId>& group = acting_group(*s);
+  if (!contains(group, self_) || !contains(group, from.from)) {
+    runtime_.count("catalog.lease_refused_not_member");
+    return false;
+  }
+  if (runtime_.local_now_ns() < s->lease_silent_until_local_ns) {
+    runtime_.count("catalog.lease_silent_new_member");
+    return false;
+  }
+  return true;
+}
+
+void Catalog::note_config(Shard& s, const CatalogLogEntry& e, bool live) {
+  if (e.op != CatalogOp::kReconfigure) return;
+  const bool was_member = contains(acting_group(s), self_);
+  s.configs.push_back(GroupConfig{e.config_version, e.members, e.log_index});
+  if (live) acting_group_changed(s, was_member);
+}
+
+void Catalog::acting_group_changed(Shard& s, bool was_member) {
+  const bool is_member = contains(acting_group(s), self_);
+  if (is_member && !was_member) {
+    // Rule 2 of lease_message_allowed.
+    s.lease_silent_until_local_ns = runtime_.local_now_ns() + config_->lease_ns + 2 * config_->lease_epsilon_ns +
+                                    flease_->config().message_timeout_ns;
+    runtime_.count("catalog.joined_group");
+    if (s.mode != Mode::kRecovering && s.mode != Mode::kBroken) flease_->acquire(s.id);
+  } else if (!is_member && was_member) {
+    runtime_.count("catalog.left_group");
+    step_down(s, "catalog.step_down_removed");
+    flease_->release(s.id);
+  }
+  if (s.mode == Mode::kPrimary) refresh_peers(s);
+}
+
+void Catalog::apply_reconfigure(Shard& s, const CatalogLogEntry& e, bool as_primary) {
+  fold_digest(s, e.config_version);
+  for (NodeId node : e.members) fold_digest(s, node);
+  while (s.configs.size() > 1 && s.configs[1].log_index <= e.log_index) s.configs.erase(s.configs.begin());
+  runtime_.count("catalog.group_applied");
+  if (!as_primary) return;
+  if (group_listener_) group_listener_(s.id, e.config_version, e.members);
+  if (!s.change_target.empty()) {
+    runtime_.count(s.change_index == e.log_index ? "catalog.replacement_committed" : "catalog.replacement_superseded");
+    s.change_target.clear();
+    s.change_index = 0;
+  }
+  refresh_peers(s);
+}
+
+// The primary's peers: every other node of every group in the log (voters), then the learners.
+void Catalog::refresh_peers(Shard& s) {
+  std::vector<NodeId> wanted;
+  for (const GroupConfig& c : s.configs) {
+    for (NodeId n : c.members) {
+      if (n != self_ && !contains(wanted, n)) wanted.push_back(n);
+    }
+  }
+  const size_t voters = wanted.size();
+  for (NodeId n : s.change_target) {
+    if (n != self_ && !contains(wanted, n)) wanted.push_back(n);
+  }
+  std::vector<Peer> peers;
+  for (size_t i = 0; i < wanted.size(); ++i) {
+    auto it = std::find_if(s.peers.begin(), s.peers.end(), [&](const Peer& p) { return p.node == wanted[i]; });
+    Peer p;
+    if (it != s.peers.end()) {
+      p = *it;
+    } else {
+      p.node = wanted[i];
+      p.next_index = i >= voters ? 1 : s.last_index + 1;  // a learner is replicated the whole log
+    }
+    p.learner = i >= voters;
+    peers.push_back(p);
+  }
+  s.peers = std::move(peers);
+}
+
+void Catalog::cancel_change(Shard& s, const char* reason) {
+  runtime_.count(reason);
+  s.change_target.clear();
+  s.change_index = 0;
+  refresh_peers(s);
+}
+
+// Serving primary, every tick: start replacing members dead for replace_after, or push the change on.
+void Catalog::maybe_replace(Shard& s, TimeNs now) {
+  const TimeNs after = config_->catalog_replace_after_ns;
+  if (after <= 0 || !placement_) return;
+  if (!s.change_target.empty()) {
+    if (s.change_index != 0) return;  // appended: it commits, or a successor's barrier commits it
+    for (NodeId n : s.change_target) {
+      if (!alive(n)) return cancel_change(s, "catalog.replacement_learner_lost");
+    }
+    if (now - s.change_started_local_ns > std::max<TimeNs>(4 * after, 10 * kSecond)) {
+      return cancel_change(s, "catalog.replacement_timed_out");
+    }
+    return maybe_append_reconfigure(s);
+  }
+  if (s.configs.size() > 1) return;  // an earlier tenure's change is still being committed
+  const std::vector<NodeId>& group = acting_group(s);
+  std::vector<NodeId> survivors;
+  for (NodeId n : group) {
+    const bool gone = !alive(n) && n < dead_since_local_ns_.size() && dead_since_local_ns_[n] >= 0 &&
+                      now - dead_since_local_ns_[n] >= after;
+    if (!gone) survivors.push_back(n);
+  }
+  if (survivors.size() == group.size()) return;
+  Result<std::vector<uint32_t>> placed = placement_->place_catalog(s.id, static_cast<uint32_t>(group.size()));
+  if (!placed.is_ok()) return runtime_.count("catalog.replacement_unplaceable");
+  std::vector<NodeId> target = survivors;
+  for (NodeId n : placed.value()) {
+    if (target.size() < group.size() && alive(n) && !contains(target, n)) target.push_back(n);
+  }
+  if (target.size() == survivors.size()) return runtime_.count("catalog.replacement_no_candidate");
+  if (target.size() == group.size()) target = stable_reassign(group, target);  // survivors keep their place
+  s.change_target = std::move(target);
+  s.change_started_local_ns = now;
+  s.change_index = 0;
+  runtime_.count("catalog.replacement_started");
+  refresh_peers(s);
+  for (Peer& p : s.peers) {
+    if (p.learner) send_to_peer(s, p, true);
+  }
+}
+
+// Catch-up first: the group changes only once every learner holds everything committed, so the new
+// group's majorities can commit at once.
+void Catalog::maybe_append_reconfigure(Shard& s) {
+  if (s.change_target.empty() || s.change_index != 0 || s.configs.size() > 1 || !serving(s.id)) return;
+  for (const Peer& p : s.peers) {
+    if (p.learner && p.match_index < s.commit_index) return;
+  }
+  CatalogLogEntry e;
+  e.op = CatalogOp::kReconfigure;
+  e.config_version = s.configs.back().version + 1;
+  e.members = s.change_target;
+  s.change_index = append(s, std::move(e));
+  runtime_.count("catalog.reconfigure_appended");
+  replicate(s);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -962,6 +1248,22 @@ std::optional<uint64_t> Catalog::log_digest_at(uint64_t shard, uint64_t index) c
     if (i == index) return digest;
   }
   return std::nullopt;
+}
+uint64_t Catalog::config_version(uint64_t shard) const {
+  const Shard* s = find_shard(shard);
+  return s ? s->configs.front().version : 0;
+}
+std::vector<NodeId> Catalog::members(uint64_t shard) const {
+  const Shard* s = find_shard(shard);
+  return s ? s->configs.front().members : std::vector<NodeId>{};
+}
+bool Catalog::member(uint64_t shard) const {
+  const Shard* s = find_shard(shard);
+  return s != nullptr && contains(acting_group(*s), self_);
+}
+bool Catalog::reconfiguring(uint64_t shard) const {
+  const Shard* s = find_shard(shard);
+  return s != nullptr && (!s->change_target.empty() || s->configs.size() > 1);
 }
 size_t Catalog::pins(uint64_t shard) const {
   const Shard* s = find_shard(shard);

@@ -1,5 +1,6 @@
 // The catalog replica (port kPortCatalog): one Catalog role per node replicates every shard whose
-// group (Placement::place_catalog over all nodes, R replicas) includes the node. Per shard, the holder
+// group includes the node (version 1: Placement::place_catalog over all nodes, R replicas; dead members
+// are later replaced, see "Reconfiguration" below). Per shard, the holder
 // of the shard's Flease lease is the primary: it orders the shard's files' writes (per-file sequence
 // numbers), appends each change to a gapless log, persists it (write + fsync, group commit) before
 // sending it, and acknowledges once a majority of the group, itself included, has persisted it. A new
@@ -30,10 +31,28 @@
 // stay in memory; a replica further behind is caught up from the log file. A kUpdateFragment entry's
 // record carries kUnplacedNode for every fragment it does not move, so concurrent repairs compose; an
 // empty kCollect entry is a new primary's barrier.
+//
+// Reconfiguration: each shard's group is versioned state, (config_version, members); version 1 is the
+// placement over all configured nodes (CatalogDirectory), later versions are kReconfigure log entries.
+// A replica's group is the one of the LAST such entry in its log, committed or not (as in Raft: a node
+// acts on a configuration as soon as it holds it). While the log holds a kReconfigure that is not yet
+// applied, an entry commits only when a majority of EVERY group from the last applied one on has it
+// (joint consensus: old and new), and a new primary's sync needs a majority of every such group too;
+// once applied, only the new group counts. Trigger: a serving primary that has seen a member dead
+// (membership) for DataPathConfig::catalog_replace_after_ns picks replacements by placement over the
+// alive nodes (survivors stay), brings them up as learners (replicated from the start of the log, not
+// counted), and appends the kReconfigure only once every learner has caught up to the commit index.
+// One change at a time per shard. A member that applies a group without itself stops taking part
+// (releases the lease, redirects clients). A node learns of a shard it never held when a primary
+// replicates to it, a new primary asks it to sync, or a lease proposer asks it: it then reads the
+// shard's log file back (empty: not a member yet). Lease safety across a change: see
+// Catalog::lease_message_allowed (catalog.cc).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -124,6 +143,11 @@ class Catalog final : public Role, private lease::LeaseListener {
   // Membership (indexed by node id; nodes beyond the vector count as alive): the primary of each shard
   // rebuilds every fragment of its current records that lived on a node now gone.
   void on_membership(const std::vector<bool>& alive);
+  // Called on a primary when it applies a group change, and when it starts serving a shard whose group
+  // is past version 1 (a predecessor may have died before announcing it): the deployment publishes the
+  // group in the coordination service (catalog_group_znode), where clients and fragment servers find it.
+  using GroupListener = std::function<void(uint64_t shard, uint64_t version, const std::vector<NodeId>& members)>;
+  void set_group_listener(GroupListener listener) { group_listener_ = std::move(listener); }
 
   // ---- introspection (tests, checkers, benchmarks) ----
   std::vector<uint64_t> shards() const;                 // shards this node replicates
@@ -146,6 +170,13 @@ class Catalog final : public Role, private lease::LeaseListener {
   size_t abandoned_records(uint64_t shard) const;
   const RecordStore& store() const { return store_; }
   lease::LeaseService& leases() { return *flease_; }
+  const flease::FleaseNode& lease_node() const { return *flease_; }
+  // The newest applied group of a shard (version 1: the placement over all nodes) and whether this
+  // node is in the group it currently acts on (its log's last kReconfigure, applied or not).
+  uint64_t config_version(uint64_t shard) const;
+  std::vector<NodeId> members(uint64_t shard) const;
+  bool member(uint64_t shard) const;
+  bool reconfiguring(uint64_t shard) const;  // a replacement (learners or an uncommitted change) is under way
   // Memory held for records and logs (store, tails, offset indexes), for the memory goal.
   size_t memory_bytes() const;
 
@@ -156,6 +187,7 @@ class Catalog final : public Role, private lease::LeaseListener {
   };
   struct Peer {  // a backup, as its primary sees it
     NodeId node = kNoNode;
+    bool learner = false;      // being brought up to join the group: replicated to, never counted
     uint64_t next_index = 1;   // next entry to send
     uint64_t match_index = 0;  // highest entry known persisted there and matching our log
     uint64_t commit_sent = 0;
@@ -205,9 +237,21 @@ class Catalog final : public Role, private lease::LeaseListener {
     uint64_t log_index = 0;    // the kUpdateFragment entry, once appended
   };
 
+  struct GroupConfig {
+    uint64_t version = 1;
+    std::vector<NodeId> members;
+    uint64_t log_index = 0;  // its kReconfigure entry (0: version 1)
+  };
   struct Shard {
     uint64_t id = 0;
-    std::vector<NodeId> group;
+    // configs.front(): the newest applied group; later ones are in the log but not yet applied (joint
+    // quorums while there is more than one). configs.back() is the group this replica acts on.
+    std::vector<GroupConfig> configs;
+    TimeNs lease_silent_until_local_ns = 0;  // a new member's acceptor stays silent until then
+    // As primary: the replacement under way (empty: none).
+    std::vector<NodeId> change_target;
+    TimeNs change_started_local_ns = 0;
+    uint64_t change_index = 0;  // its kReconfigure entry, once appended
     Mode mode = Mode::kRecovering;
     std::string log_file;
     // The log: entries [tail_first, last_index] in memory (older ones on disk only).
@@ -310,6 +354,23 @@ class Catalog final : public Role, private lease::LeaseListener {
   NodeId repair_target(const RecordStore::Slot slot, uint32_t index) const;
   void commit_fragment_move(Shard& s, const RecordId& id, uint32_t index, NodeId node, uint32_t crc32c);
   bool alive(NodeId node) const { return node >= alive_.size() || alive_[node]; }
+  // Reconfiguration (catalog.cc).
+  static bool contains(const std::vector<NodeId>& nodes, NodeId node) {
+    return std::find(nodes.begin(), nodes.end(), node) != nodes.end();
+  }
+  const std::vector<NodeId>& acting_group(const Shard& s) const { return s.configs.back().members; }
+  bool in_any_group(const Shard& s, NodeId node) const;
+  Shard* adopt_shard(uint64_t shard);
+  bool lease_message_allowed(const Envelope& from, const Message& message);
+  std::vector<NodeId> lease_group(uint64_t shard);
+  void note_config(Shard& s, const CatalogLogEntry& e, bool live);
+  void acting_group_changed(Shard& s, bool was_member);
+  void apply_reconfigure(Shard& s, const CatalogLogEntry& e, bool as_primary);
+  void refresh_peers(Shard& s);
+  void maybe_replace(Shard& s, TimeNs now);
+  void cancel_change(Shard& s, const char* reason);
+  void maybe_append_reconfigure(Shard& s);
+  bool majorities(const Shard& s, const std::vector<NodeId>& nodes) const;  // a majority of every group
 
   // catalog_replication.cc: the log, replication, sync, recovery.
   void begin_recovery(Shard& s);
@@ -368,6 +429,7 @@ class Catalog final : public Role, private lease::LeaseListener {
   std::map<uint64_t, std::unique_ptr<Shard>> shards_;
   RecordStore store_;
   std::vector<bool> alive_;
+  std::vector<TimeNs> dead_since_local_ns_;  // by node: when membership first reported it gone (-1: alive)
   std::optional<Placement> placement_;  // over alive nodes, rebuilt when membership changes
   std::vector<uint64_t> dirty_;  // shards with frames to write
   TimerId tick_timer_ = 0;
@@ -378,6 +440,30 @@ class Catalog final : public Role, private lease::LeaseListener {
   TraceTableId collections_table_ = 0;
   TraceTableId abandons_table_ = 0;
   std::vector<RecordStore::Slot> scratch_slots_;
+  GroupListener group_listener_;
+  std::vector<std::pair<NodeId, uint64_t>> persisted_scratch_;  // advance_commit's working space
+  std::vector<uint64_t> majority_scratch_;
 };
+
+// A shard's group as published in the coordination service: one persistent znode per version,
+// "<kCatalogGroupsRoot>/<shard>.<version>", holding the members (u32 count, then u32 node ids). A new
+// version is a new znode (never an overwrite), so a late announcement of an older version is harmless.
+inline constexpr const char* kCatalogGroupsRoot = "/catalog-groups";
+std::string catalog_group_znode(uint64_t shard, uint64_t version);
+struct CatalogGroupName {
+  uint64_t shard = 0;
+  uint64_t version = 0;
+};
+std::optional<CatalogGroupName> parse_catalog_group_name(const std::string& child);  // "<shard>.<version>"
+Bytes encode_catalog_group(const std::vector<NodeId>& members);
+std::optional<std::vector<NodeId>> decode_catalog_group(const Bytes& data);  // nullopt: malformed
+
+// Joint consensus: the highest log index that a majority of every group in `groups` has persisted,
+// given (node, persisted index) pairs (nodes not listed count as 0). majority_index(): one group's
+// (0 for an empty group), with `scratch` as working space.
+uint64_t majority_index(const std::vector<NodeId>& group, const std::vector<std::pair<NodeId, uint64_t>>& persisted,
+                        std::vector<uint64_t>& scratch);
+uint64_t joint_majority_index(const std::vector<std::vector<NodeId>>& groups,
+                              const std::vector<std::pair<NodeId, uint64_t>>& persisted);
 
 }  // namespace pbfs::datapath

@@ -106,6 +106,26 @@ TEST(CatalogLog, AbandonEntriesRoundTripInFrames) {
   EXPECT_EQ(log_frame_bytes(abandon), encode_log_frame(abandon, 0, 0).bytes.size());
 }
 
+TEST(CatalogLog, ReconfigureEntriesRoundTripInFrames) {
+  File file;
+  file.append(commit_entry(1, 1), 0);
+  CatalogLogEntry change;
+  change.log_index = 2;
+  change.epoch = 1;
+  change.op = CatalogOp::kReconfigure;
+  change.config_version = 2;
+  change.members = {3, 7, 1};
+  file.append(change, 1);
+  file.append(commit_entry(3, 1), 2);
+  const std::vector<CatalogLogEntry> back = read_all(file.bytes, 7);
+  ASSERT_EQ(back.size(), 3u);
+  EXPECT_EQ(back[1].op, CatalogOp::kReconfigure);
+  EXPECT_EQ(back[1].config_version, 2u);
+  EXPECT_EQ(back[1].members, change.members);
+  EXPECT_EQ(back[2].entry.record, commit_entry(3, 1).entry.record);
+  EXPECT_EQ(log_frame_bytes(change), encode_log_frame(change, 0, 0).bytes.size());
+}
+
 TEST(CatalogLog, TornRottenOrUnchainedFramesEndTheLog) {
   File file;
   for (uint64_t i = 1; i <= 10; ++i) file.append(commit_entry(i, 1), 0);

@@ -2,6 +2,7 @@
 // fragment-map updates, record status for orphan collection) and of the log entry they share with the disk log (catalog_log.h). Records are
 // embedded with coding/record.h's encoding. Every decoder is bounds-checked: counts are checked against
 // the bytes that remain before anything is allocated, and impossible values give kMalformed.
+#include <algorithm>
 #include <string>
 
 #include "protocols/datapath/catalog_log.h"
@@ -215,6 +216,7 @@ Result<MessagePtr> decode_record_status_reply(WireReader& in) {
 // Which operations carry a whole catalog entry, and which carry a file id of their own.
 bool op_has_record(CatalogOp op) { return op == CatalogOp::kCommit || op == CatalogOp::kUpdateFragment; }
 bool op_has_file(CatalogOp op) { return op == CatalogOp::kAbandon; }
+bool op_has_group(CatalogOp op) { return op == CatalogOp::kReconfigure; }
 
 }  // namespace
 
@@ -222,7 +224,8 @@ bool op_has_file(CatalogOp op) { return op == CatalogOp::kAbandon; }
 
 size_t log_entry_encoded_bytes(const CatalogLogEntry& e) {
   return kLogEntryFixedBytes + (op_has_record(e.op) ? catalog_entry_bytes(e.entry) : 0) +
-         kRecordIdBytes * e.superseded.size() + (op_has_file(e.op) ? 8 : 0);
+         kRecordIdBytes * e.superseded.size() + (op_has_file(e.op) ? 8 : 0) +
+         (op_has_group(e.op) ? 8 + 4 + 4 * e.members.size() : 0);
 }
 
 void encode_log_entry(const CatalogLogEntry& e, WireWriter& out) {
@@ -234,6 +237,11 @@ void encode_log_entry(const CatalogLogEntry& e, WireWriter& out) {
   if (has_record) put_catalog_entry(out, e.entry);
   put_ids(out, e.superseded);
   if (op_has_file(e.op)) out.u64(e.file_id);
+  if (op_has_group(e.op)) {
+    out.u64(e.config_version);
+    out.u32(static_cast<uint32_t>(e.members.size()));
+    for (NodeId node : e.members) out.u32(node);
+  }
 }
 
 Result<CatalogLogEntry> decode_log_entry(WireReader& in) {
@@ -243,7 +251,7 @@ Result<CatalogLogEntry> decode_log_entry(WireReader& in) {
   if (!in.u64(e.log_index) || !in.u64(e.epoch) || !in.u8(op) || !in.boolean(has_record)) {
     return malformed("log entry truncated");
   }
-  if (op < static_cast<uint8_t>(CatalogOp::kCommit) || op > static_cast<uint8_t>(CatalogOp::kAbandon)) {
+  if (op < static_cast<uint8_t>(CatalogOp::kCommit) || op > static_cast<uint8_t>(CatalogOp::kReconfigure)) {
     return malformed("log entry: unknown operation " + std::to_string(op));
   }
   e.op = static_cast<CatalogOp>(op);
@@ -257,6 +265,21 @@ Result<CatalogLogEntry> decode_log_entry(WireReader& in) {
   if (e.op == CatalogOp::kUpdateFragment && !e.superseded.empty()) return malformed("log entry: update supersedes");
   if (e.op == CatalogOp::kAbandon && e.superseded.empty()) return malformed("log entry: abandons no record");
   if (op_has_file(e.op) && !in.u64(e.file_id)) return malformed("log entry: file id truncated");
+  if (op_has_group(e.op)) {
+    if (!e.superseded.empty()) return malformed("log entry: a reconfiguration supersedes");
+    uint32_t count = 0;
+    if (!in.u64(e.config_version) || !in.u32(count)) return malformed("log entry: group truncated");
+    if (e.config_version < 2) return malformed("log entry: group version below 2");
+    if (count == 0 || count > kCatalogMembersMax) return malformed("log entry: group of " + std::to_string(count) + " nodes");
+    for (uint32_t i = 0; i < count; ++i) {
+      NodeId node = 0;
+      if (!in.u32(node)) return malformed("log entry: group members truncated");
+      if (std::find(e.members.begin(), e.members.end(), node) != e.members.end()) {
+        return malformed("log entry: a group member twice");
+      }
+      e.members.push_back(node);
+    }
+  }
   return e;
 }
 

@@ -22,6 +22,11 @@ CatalogLogEntry log_entry(uint64_t index, CatalogOp op) {
   }
   if (op != CatalogOp::kUpdateFragment) e.superseded = {{1, 2}, {3, 4}};
   if (op == CatalogOp::kAbandon) e.file_id = 0x1234567890ull;
+  if (op == CatalogOp::kReconfigure) {
+    e.superseded.clear();
+    e.config_version = 7;
+    e.members = {4, 0, 0xfffffffeu};
+  }
   return e;
 }
 
@@ -31,6 +36,8 @@ void expect_same(const CatalogLogEntry& a, const CatalogLogEntry& b) {
   EXPECT_EQ(a.op, b.op);
   EXPECT_EQ(a.superseded, b.superseded);
   EXPECT_EQ(a.file_id, b.file_id);
+  EXPECT_EQ(a.config_version, b.config_version);
+  EXPECT_EQ(a.members, b.members);
   if (a.op == CatalogOp::kCommit || a.op == CatalogOp::kUpdateFragment) {
     EXPECT_EQ(a.entry.sequence, b.entry.sequence);
     EXPECT_EQ(a.entry.record, b.entry.record);
@@ -122,15 +129,17 @@ TEST(CatalogMessages, ReplicationAndSync) {
   m.prev_epoch = 2;
   m.commit_index = 8;
   m.entries = {log_entry(10, CatalogOp::kCommit), log_entry(11, CatalogOp::kUpdateFragment), log_entry(12, CatalogOp::kCollect),
-               log_entry(13, CatalogOp::kAbandon)};
+               log_entry(13, CatalogOp::kAbandon), log_entry(14, CatalogOp::kReconfigure)};
   auto back = round_trip(m);
   ASSERT_TRUE(back);
   EXPECT_EQ(back->prev_index, 9u);
   EXPECT_EQ(back->prev_epoch, 2u);
   EXPECT_EQ(back->commit_index, 8u);
-  ASSERT_EQ(back->entries.size(), 4u);
-  for (size_t i = 0; i < 4; ++i) expect_same(back->entries[i], m.entries[i]);
+  ASSERT_EQ(back->entries.size(), 5u);
+  for (size_t i = 0; i < 5; ++i) expect_same(back->entries[i], m.entries[i]);
   EXPECT_EQ(back->entries[3].file_id, 0x1234567890ull);
+  EXPECT_EQ(back->entries[4].config_version, 7u);
+  EXPECT_EQ(back->entries[4].members, (std::vector<NodeId>{4, 0, 0xfffffffeu}));
   ReplicateAck a;
   a.shard = 3;
   a.epoch = 4;
@@ -240,9 +249,57 @@ TEST(CatalogMessages, MalformedRecordStatusAndAbandonEntries) {
   WireReader r(bytes);
   EXPECT_FALSE(decode_log_entry(r).is_ok());
   bytes.at(17) = 0;
-  bytes.at(16) = 5;  // an operation past kAbandon
+  bytes.at(16) = 6;  // an operation past kReconfigure
   WireReader r5(bytes);
   EXPECT_FALSE(decode_log_entry(r5).is_ok());
+}
+
+// A kReconfigure entry: round trip, every truncation refused, and each impossible group refused.
+TEST(CatalogMessages, ReconfigureEntriesAndTheirMalformedForms) {
+  auto encoded = [](const CatalogLogEntry& e) {
+    Bytes bytes;
+    WireWriter w(bytes);
+    encode_log_entry(e, w);
+    EXPECT_EQ(bytes.size(), log_entry_encoded_bytes(e));
+    return bytes;
+  };
+  auto decodes = [](const Bytes& bytes) {
+    WireReader r(bytes);
+    return decode_log_entry(r);
+  };
+  CatalogLogEntry e;
+  e.log_index = 40;
+  e.epoch = 3;
+  e.op = CatalogOp::kReconfigure;
+  e.config_version = 2;
+  e.members = {9, 1, 5};
+  const Bytes bytes = encoded(e);
+  Result<CatalogLogEntry> back = decodes(bytes);
+  ASSERT_TRUE(back.is_ok()) << back.status().to_string();
+  expect_same(*back, e);
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    EXPECT_FALSE(decodes(Bytes(bytes.begin(), bytes.begin() + static_cast<long>(cut))).is_ok()) << cut;
+  }
+  CatalogLogEntry bad = e;
+  bad.config_version = 1;  // version 1 is the placement, never an entry
+  EXPECT_EQ(decodes(encoded(bad)).status().code(), StatusCode::kMalformed);
+  bad = e;
+  bad.members.clear();
+  EXPECT_EQ(decodes(encoded(bad)).status().code(), StatusCode::kMalformed);
+  bad = e;
+  bad.members = {9, 1, 9};
+  EXPECT_EQ(decodes(encoded(bad)).status().code(), StatusCode::kMalformed);
+  bad = e;
+  bad.members.assign(kCatalogMembersMax + 1, 0);
+  for (size_t i = 0; i < bad.members.size(); ++i) bad.members[i] = static_cast<NodeId>(i);
+  EXPECT_EQ(decodes(encoded(bad)).status().code(), StatusCode::kMalformed);
+  bad = e;
+  bad.superseded = {{1, 2}};
+  EXPECT_EQ(decodes(encoded(bad)).status().code(), StatusCode::kMalformed);
+  // A member count larger than the bytes that follow.
+  Bytes lying = bytes;
+  lying.at(bytes.size() - 4 * 3 - 4) = 4;
+  EXPECT_FALSE(decodes(lying).is_ok());
 }
 
 TEST(CatalogMessages, InconsistentContentIsMalformed) {

@@ -73,6 +73,7 @@ void Catalog::append_entry(Shard& s, CatalogLogEntry entry) {
   s.unwritten.insert(s.unwritten.end(), frame.bytes.begin(), frame.bytes.end());
   s.last_index = entry.log_index;
   s.last_epoch = entry.epoch;
+  note_config(s, entry, /*live=*/true);  // a replica acts on a group as soon as its log holds it
   s.tail.push_back(std::move(entry));
   if (!s.dirty) {
     s.dirty = true;
@@ -99,10 +100,17 @@ void Catalog::truncate(Shard& s, uint64_t keep_last) {
     s.tail.pop_back();
     --s.last_index;
   }
+  const bool was_member = contains(acting_group(s), self_);
+  bool regrouped = false;
+  while (s.configs.size() > 1 && s.configs.back().log_index > keep_last) {
+    s.configs.pop_back();  // a group change that did not survive: back to the group before it
+    regrouped = true;
+  }
   s.last_epoch = *epoch_at(s, keep_last);
   s.persisted_index = std::min(s.persisted_index, keep_last);
   s.truncated_since_sync = std::min(s.truncated_since_sync, keep_last);
   s.verified_index = std::min(s.verified_index, keep_last);
+  if (regrouped && s.mode != Mode::kRecovering) acting_group_changed(s, was_member);
 }
 
 void Catalog::request_sync(Shard& s) {
@@ -213,6 +221,7 @@ void Catalog::on_recovery_read(Shard& s, const DiskCompletion& done) {
     s.last_index = e.log_index;
     s.last_epoch = e.epoch;
     s.last_frame_crc = s.reader.last_crc();
+    note_config(s, e, /*live=*/false);
     s.tail.push_back(std::move(e));
     s.recovery_commit = std::max(s.recovery_commit, hint);
     s.commit_index = std::max(s.commit_index, std::min(s.recovery_commit, s.last_index));
@@ -229,7 +238,7 @@ void Catalog::finish_recovery(Shard& s) {
   s.mode = Mode::kBackup;
   s.reader = LogFrameReader::from_start();  // frees the buffer
   runtime_.count("catalog.recovered");
-  flease_->acquire(s.id);
+  if (contains(acting_group(s), self_)) flease_->acquire(s.id);  // a learner (or a removed member) does not compete
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -254,6 +263,7 @@ void Catalog::send_ack(Shard& s, NodeId to, StatusCode status, uint64_t log_inde
 
 void Catalog::on_replicate(const Envelope& from, const Replicate& m) {
   Shard* found = find_shard(m.shard);
+  if (found == nullptr) found = adopt_shard(m.shard);  // a learner, or a member that restarted
   if (found == nullptr || found->mode == Mode::kRecovering || found->mode == Mode::kBroken) {
     runtime_.count("catalog.replicate_ignored");
     return;
@@ -349,7 +359,14 @@ void Catalog::on_replicate_ack(const Envelope& from, const ReplicateAck& m) {
   if (m.status == StatusCode::kOk) {
     p.match_index = std::max(p.match_index, std::min(m.log_index, s.last_index));
     p.next_index = std::max(p.next_index, p.match_index + 1);
-    advance_commit(s);
+    const NodeId node = p.node;
+    const bool learner = p.learner;
+    advance_commit(s);  // may apply a group change, which rebuilds the peers: find ours again
+    if (learner) maybe_append_reconfigure(s);
+    if (s.mode != Mode::kPrimary) return;
+    auto again = std::find_if(s.peers.begin(), s.peers.end(), [&](const Peer& q) { return q.node == node; });
+    if (again == s.peers.end()) return;
+    return send_to_peer(s, *again, false);
   } else if (m.status == StatusCode::kConflict) {
     runtime_.count("catalog.replicate_conflict");
     // A backup that restarted can vouch only for what it has applied until we resend from there.
@@ -367,11 +384,14 @@ void Catalog::advance_commit(Shard& s) {
   // Never acknowledge past the lease (by our clock): a successor may already be syncing without us.
   const lease::LeaseView lease = flease_->lease(s.id);
   if (!lease.held || lease.epoch != s.epoch) return step_down(s, "catalog.step_down_lease_gone");
-  std::vector<uint64_t> persisted{s.persisted_index};
-  for (const Peer& p : s.peers) persisted.push_back(p.match_index);
-  std::sort(persisted.begin(), persisted.end(), std::greater<>());
-  const size_t majority = s.group.size() / 2 + 1;
-  const uint64_t candidate = persisted[majority - 1];
+  // Joint consensus: a majority of every group from the last applied one on (learners never count).
+  std::vector<std::pair<NodeId, uint64_t>>& persisted = persisted_scratch_;
+  persisted.assign(1, {self_, s.persisted_index});
+  for (const Peer& p : s.peers) {
+    if (!p.learner) persisted.emplace_back(p.node, p.match_index);
+  }
+  uint64_t candidate = ~uint64_t{0};
+  for (const GroupConfig& c : s.configs) candidate = std::min(candidate, majority_index(c.members, persisted, majority_scratch_));
   if (candidate <= s.commit_index) return;
   // Only an entry of our own epoch commits directly (with everything before it).
   if (epoch_at(s, candidate) != s.epoch) return;
@@ -386,7 +406,7 @@ void Catalog::on_lease_acquired(const lease::LeaseView& lease) {
   Shard* found = find_shard(lease.resource);
   if (found == nullptr) return;
   Shard& s = *found;
-  if (s.mode == Mode::kRecovering || s.mode == Mode::kBroken) {
+  if (s.mode == Mode::kRecovering || s.mode == Mode::kBroken || !contains(acting_group(s), self_)) {
     flease_->release(s.id);
     return;
   }
@@ -412,7 +432,13 @@ void Catalog::start_sync(Shard& s) {
   runtime_.count("catalog.sync_started");
   s.votes.clear();
   s.sync_source = kNoNode;
-  for (NodeId node : s.group) {
+  std::vector<NodeId> voters;  // every node of every group in our log (joint majorities)
+  for (const GroupConfig& c : s.configs) {
+    for (NodeId n : c.members) {
+      if (!contains(voters, n)) voters.push_back(n);
+    }
+  }
+  for (NodeId node : voters) {
     Vote v;
     v.node = node;
     if (node == self_) {
@@ -439,6 +465,7 @@ void Catalog::ask_sync(Shard& s, Vote& v, uint64_t from_index) {
 
 void Catalog::on_sync_request(const Envelope& from, const SyncRequest& m) {
   Shard* found = find_shard(m.shard);
+  if (found == nullptr) found = adopt_shard(m.shard);  // a member that restarted before it heard of the shard
   if (found == nullptr) return;
   Shard& s = *found;
   auto reply = std::make_shared<SyncReply>();
@@ -496,14 +523,14 @@ void Catalog::on_sync_reply(const Envelope& from, const SyncReply& m) {
 void Catalog::maybe_finish_sync(Shard& s) {
   if (s.mode != Mode::kSyncing) return;
   if (s.sync_source == kNoNode) {
-    size_t answered = 0;
+    std::vector<NodeId> answered;
     const Vote* best = nullptr;
     for (const Vote& v : s.votes) {
       if (!v.answered) continue;
-      ++answered;
+      answered.push_back(v.node);
       if (best == nullptr || std::tie(v.last_epoch, v.last_index) > std::tie(best->last_epoch, best->last_index)) best = &v;
     }
-    if (answered < s.group.size() / 2 + 1) return;
+    if (!majorities(s, answered)) return;
     if (best->node != self_ && std::tie(best->last_epoch, best->last_index) > std::tie(s.last_epoch, s.last_index)) {
       if (best->last_index < s.commit_index) {
         runtime_.count("catalog.sync_best_log_behind_commit");  // cannot happen while the rules hold
@@ -515,6 +542,7 @@ void Catalog::maybe_finish_sync(Shard& s) {
         if (stash != s.sync_entries.end()) {
           std::vector<CatalogLogEntry> entries = std::move(stash->second);
           if (!accept_entries(s, entries)) return;
+          if (s.mode != Mode::kSyncing) return;  // the adopted log holds a group without us
           s.sync_matched = entries.back().log_index;
         }
       }
@@ -533,13 +561,7 @@ void Catalog::maybe_finish_sync(Shard& s) {
   s.votes.clear();
   s.sync_source = kNoNode;
   s.peers.clear();
-  for (NodeId node : s.group) {
-    if (node == self_) continue;
-    Peer p;
-    p.node = node;
-    p.next_index = s.last_index + 1;
-    s.peers.push_back(p);
-  }
+  refresh_peers(s);
   CatalogLogEntry barrier;
   barrier.op = CatalogOp::kCollect;
   s.barrier_index = append(s, std::move(barrier));
@@ -583,6 +605,8 @@ void Catalog::step_down(Shard& s, const char* reason) {
   s.repair_queue.clear();
   s.repairs.clear();
   s.repairing.clear();
+  s.change_target.clear();  // a successor starts any replacement afresh
+  s.change_index = 0;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -689,6 +713,7 @@ void Catalog::tick() {
       send_to_peer(s, p, p.commit_sent < s.commit_index);
     }
     if (!serving(s.id)) continue;
+    maybe_replace(s, now);
     expire_pins(s, now);
     if (now >= s.gc_next_local_ns) {
       s.gc_next_local_ns = now + options_.gc_interval_ns;

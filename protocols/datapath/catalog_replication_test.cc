@@ -196,19 +196,80 @@ struct Workload {
   }
 };
 
+constexpr TimeNs kReplaceAfter = 3 * kSecond;
+
+void replace_after(DataPathConfig& c) { c.catalog_replace_after_ns = kReplaceAfter; }
+
+std::vector<bool> alive_except(std::initializer_list<NodeId> dead) {
+  std::vector<bool> alive(kNodes, true);
+  for (NodeId n : dead) alive[n] = false;
+  return alive;
+}
+
+// Runs in 5 ms steps, failing if two up nodes believe they hold the shard's lease at once (true time)
+// or two replicas serve at once; returns whether `done` came to hold within `limit_ns`.
+bool run_checking_leases(CatalogCluster& cluster, const std::function<bool()>& done, TimeNs limit_ns) {
+  const TimeNs end = cluster.world->now_ns() + limit_ns;
+  for (;;) {
+    std::vector<NodeId> holders;
+    for (NodeId n = 0; n < kNodes; ++n) {
+      if (cluster.world->node_up(n) && cluster.catalog(n)->leases().lease(0).held) holders.push_back(n);
+    }
+    EXPECT_LE(holders.size(), 1u) << "two lease holders at " << cluster.world->now_ns() << ": " << holders[0] << ", " << holders[1];
+    cluster.primary();  // expects at most one serving replica
+    if (done()) return true;
+    if (cluster.world->now_ns() >= end) return false;
+    cluster.run_for(5 * kMillisecond);
+  }
+}
+
+// Every up member of the shard's current group (as `reference` applied it) at the same applied index
+// and group version with the same digest.
+void expect_members_agree(CatalogCluster& cluster, NodeId reference) {
+  const std::vector<NodeId> members = cluster.catalog(reference)->members(0);
+  ASSERT_TRUE(cluster.run_until(
+      [&] {
+        for (NodeId n : members) {
+          if (!cluster.world->node_up(n)) continue;
+          const Catalog* c = cluster.catalog(n);
+          if (!c->recovered(0) || c->applied_index(0) != cluster.catalog(reference)->applied_index(0) ||
+              c->config_version(0) != cluster.catalog(reference)->config_version(0)) {
+            return false;
+          }
+        }
+        return true;
+      },
+      5 * kSecond));
+  for (NodeId n : members) {
+    if (!cluster.world->node_up(n)) continue;
+    EXPECT_EQ(cluster.catalog(n)->log_digest(0), cluster.catalog(reference)->log_digest(0)) << "member " << n;
+    EXPECT_EQ(cluster.catalog(n)->members(0), members) << "member " << n;
+  }
+}
+
+NodeId other_member(const std::vector<NodeId>& group, std::initializer_list<NodeId> not_these) {
+  for (NodeId n : group) {
+    if (std::find(not_these.begin(), not_these.end(), n) == not_these.end()) return n;
+  }
+  return kNoNode;
+}
+
 // Runs the workload for 40 s of faults, then checks that every acknowledged write is current unless a
 // committed compaction replaced it, that sequences never changed or repeated, and that the replicas
 // agree. `overlapping`: faults may overlap and may take two group members down (or cut one off) at
-// once, so progress may stall but safety must hold; otherwise one fault at a time.
-void run_with_random_faults(uint64_t seed, bool overlapping) {
+// once, so progress may stall but safety must hold; otherwise one fault at a time. `replace`: one
+// group member also dies for good at 2 s (membership says so) and is replaced meanwhile.
+void run_with_random_faults(uint64_t seed, bool overlapping, bool replace = false) {
   SCOPED_TRACE("seed " + std::to_string(seed));
   CatalogOptions options;
   options.log_tail_entries = 16;
   options.batch_entries_max = 8;
-  CatalogCluster cluster(kNodes, options, {}, seed, 60 * kSecond);
+  CatalogCluster cluster(kNodes, options, replace ? replace_after : std::function<void(DataPathConfig&)>{}, seed,
+                         60 * kSecond);
   Workload workload(cluster, seed);
   boost::random::mt19937_64 faults_rng(seed * 7919);
   auto pick = [&](uint64_t lo, uint64_t hi) { return boost::random::uniform_int_distribution<uint64_t>(lo, hi)(faults_rng); };
+  const NodeId victim = replace ? workload.group[seed % 3] : kNoNode;
   TimeNs t = 2 * kSecond;
   TimeNs end = t;
   while (t < 40 * kSecond) {
@@ -219,6 +280,7 @@ void run_with_random_faults(uint64_t seed, bool overlapping) {
     f.at_ns = t;
     f.duration_ns = static_cast<TimeNs>(pick(500, 4000)) * kMillisecond;
     f.nodes = {workload.group[pick(0, 2)]};
+    if (f.nodes[0] == victim) f.nodes[0] = workload.group[(seed + 1) % 3];  // it stays dead: no restart
     f.rate = 0.3;
     f.jitter_ns = 20 * kMillisecond;
     if (kind == 5) {  // two of three down: no majority
@@ -238,7 +300,23 @@ void run_with_random_faults(uint64_t seed, bool overlapping) {
     t += overlapping ? static_cast<TimeNs>(pick(100, 1500)) * kMillisecond
                      : f.duration_ns + static_cast<TimeNs>(pick(0, 2000)) * kMillisecond;
   }
+  if (replace) {
+    FaultSpec f;
+    f.kind = FaultKind::kCrash;
+    f.at_ns = 2 * kSecond;
+    f.nodes = {victim};
+    cluster.world->schedule_fault(f);
+  }
+  // Membership tells every catalog (restarted ones too, as a node's membership agent does) the victim
+  // is gone.
+  TimeNs reported_ns = 0;
+  auto report = [&] {
+    if (!replace || cluster.world->now_ns() < 2 * kSecond || cluster.world->now_ns() - reported_ns < 500 * kMillisecond) return;
+    cluster.membership(alive_except({victim}));
+    reported_ns = cluster.world->now_ns();
+  };
   while (cluster.world->now_ns() < end + 2 * kSecond) {
+    report();
     workload.step();
     cluster.run_for(5 * kMillisecond);
   }
@@ -272,8 +350,23 @@ void run_with_random_faults(uint64_t seed, bool overlapping) {
   }
   std::set<uint64_t> sequences;
   for (const auto& [id, sequence] : present) EXPECT_TRUE(sequences.insert(sequence).second) << "sequence " << sequence << " twice";
-  cluster.expect_replicas_agree();
+  if (!replace) return cluster.expect_replicas_agree();
+  // Faults one after another may leave too little quiet time for the change: once they stop, it happens.
+  NodeId now_primary = primary;
+  EXPECT_TRUE(cluster.run_until(
+      [&] {
+        report();
+        now_primary = cluster.primary().value_or(kNoNode);
+        return now_primary != kNoNode && cluster.catalog(now_primary)->config_version(0) >= 2;
+      },
+      30 * kSecond))
+      << cluster.describe();
+  if (now_primary == kNoNode) return;
+  const std::vector<NodeId> members = cluster.catalog(now_primary)->members(0);
+  EXPECT_FALSE(std::count(members.begin(), members.end(), victim));
+  expect_members_agree(cluster, now_primary);
 }
+
 
 // Crashes, isolations, and lossy, duplicating or reordering links, one group member at a time.
 TEST(CatalogReplication, RandomFaultsOneAtATimeLoseNothingAcknowledged) {
@@ -283,6 +376,14 @@ TEST(CatalogReplication, RandomFaultsOneAtATimeLoseNothingAcknowledged) {
 // Overlapping faults, two members down at once, partitions: safety without the liveness promise.
 TEST(CatalogReplication, OverlappingFaultsLoseNothingAcknowledged) {
   for (uint64_t seed = 1; seed <= 8; ++seed) run_with_random_faults(seed, true);
+}
+
+// A member dies for good and is replaced while the other members crash, get cut off and lose,
+// duplicate or reorder messages: one at a time, then overlapping (where two-member crashes may also
+// bring the replaced member back, which the survivors then refuse).
+TEST(CatalogReconfiguration, ReplacementUnderRandomFaultsLosesNothingAcknowledged) {
+  for (uint64_t seed = 1; seed <= 6; ++seed) run_with_random_faults(seed, false, true);
+  for (uint64_t seed = 1; seed <= 4; ++seed) run_with_random_faults(seed, true, true);
 }
 
 TEST(CatalogReplication, RunsAreDeterministic) {
@@ -296,6 +397,280 @@ TEST(CatalogReplication, RunsAreDeterministic) {
     return std::make_tuple(primary, next, cluster.world->now_ns(), cluster.catalog(next)->log_digest(0));
   };
   EXPECT_EQ(run(), run());
+}
+
+// ---- Reconfiguration: dead members are replaced ----
+
+
+TEST(CatalogReconfiguration, ADeadMemberIsReplacedAndTheGroupThenSurvivesASecondFailure) {
+  CatalogOptions options;
+  options.log_tail_entries = 8;  // the replacement is caught up from the primary's disk
+  CatalogCluster cluster(kNodes, options, replace_after);
+  const std::vector<NodeId> original = cluster.group();
+  const NodeId primary = cluster.wait_for_primary();
+  ASSERT_EQ(commit_many(cluster, primary, 1, 30).size(), 30u);
+  const NodeId victim = other_member(original, {primary});
+  struct Announced {
+    NodeId by;
+    uint64_t shard, version;
+    std::vector<NodeId> members;
+  };
+  std::vector<Announced> announced;
+  for (NodeId n = 0; n < kNodes; ++n) {
+    cluster.catalog(n)->set_group_listener([&announced, n](uint64_t shard, uint64_t version, const std::vector<NodeId>& members) {
+      announced.push_back(Announced{n, shard, version, members});
+    });
+  }
+  cluster.world->crash(victim);
+  const TimeNs crashed_at = cluster.world->now_ns();
+  cluster.membership(alive_except({victim}));
+  // Nothing happens before replace_after; then a replacement joins as version 2.
+  ASSERT_TRUE(run_checking_leases(cluster, [&] { return cluster.catalog(primary)->config_version(0) == 2; }, 20 * kSecond))
+      << cluster.describe();
+  EXPECT_GE(cluster.world->now_ns() - crashed_at, kReplaceAfter);
+  const std::vector<NodeId> group = cluster.catalog(primary)->members(0);
+  ASSERT_EQ(group.size(), 3u);
+  EXPECT_FALSE(std::count(group.begin(), group.end(), victim));
+  for (NodeId n : original) {
+    if (n != victim) EXPECT_TRUE(std::count(group.begin(), group.end(), n)) << "survivor " << n << " dropped";
+  }
+  const NodeId added = other_member(group, {original[0], original[1], original[2]});
+  ASSERT_NE(added, kNoNode);
+  EXPECT_EQ(cluster.catalog(added)->store().records(), 30u);  // rebuilt from the log, from index 1
+  ASSERT_EQ(announced.size(), 1u);  // by the primary, once it applied the change
+  EXPECT_EQ(announced[0].by, primary);
+  EXPECT_EQ(announced[0].shard, 0u);
+  EXPECT_EQ(announced[0].version, 2u);
+  EXPECT_EQ(announced[0].members, group);
+  EXPECT_TRUE(cluster.catalog(added)->member(0));
+  ASSERT_EQ(commit_many(cluster, primary, 31, 5).size(), 5u);
+  expect_members_agree(cluster, primary);
+
+  // A second original member fails: the primary itself. Before, one survivor of three could not commit;
+  // now the survivor and the replacement elect a primary (the replacement's acceptor has long finished
+  // its silence) and go on.
+  const NodeId survivor = other_member(original, {primary, victim});
+  cluster.world->crash(primary);
+  cluster.membership(alive_except({victim, primary}));
+  NodeId next = kNoNode;
+  ASSERT_TRUE(run_checking_leases(
+      cluster,
+      [&] {
+        const std::optional<NodeId> p = cluster.primary();
+        next = p.value_or(kNoNode);
+        return p.has_value();
+      },
+      20 * kSecond))
+      << cluster.describe();
+  EXPECT_TRUE(next == survivor || next == added) << next;
+  const QueryReply all = cluster.query_and_wait(next, 1, Extent{0, 1000});
+  ASSERT_EQ(all.status, StatusCode::kOk);
+  EXPECT_EQ(all.entries.size(), 35u);
+  ASSERT_EQ(commit_many(cluster, next, 36, 5).size(), 5u);
+  // And the dead primary is replaced in turn.
+  ASSERT_TRUE(run_checking_leases(cluster, [&] { return cluster.catalog(next)->config_version(0) == 3; }, 20 * kSecond))
+      << cluster.describe();
+  const std::vector<NodeId> third = cluster.catalog(next)->members(0);
+  EXPECT_FALSE(std::count(third.begin(), third.end(), primary));
+  ASSERT_EQ(commit_many(cluster, next, 41, 5).size(), 5u);
+  expect_members_agree(cluster, next);
+  // A removed member that comes back neither serves nor takes part: it redirects.
+  cluster.world->restart(victim);
+  cluster.run_for(8 * kSecond);
+  EXPECT_FALSE(cluster.catalog(victim)->serving(0));
+  const CommitReply redirected = cluster.commit_and_wait(victim, make_record(1, {9, 1}, 0, 10));
+  EXPECT_EQ(redirected.status, StatusCode::kNotLeader);
+  ASSERT_EQ(commit_many(cluster, next, 46, 3).size(), 3u);
+  expect_members_agree(cluster, next);
+}
+
+// Partitions `nodes` away from every other node (the client included) for `duration_ns`, from `at_ns`.
+void isolate(CatalogCluster& cluster, const std::vector<NodeId>& nodes, TimeNs at_ns, TimeNs duration_ns) {
+  FaultSpec f;
+  f.kind = FaultKind::kPartition;
+  f.at_ns = at_ns;
+  f.duration_ns = duration_ns;
+  f.groups = {nodes, {}};
+  for (NodeId n = 0; n <= cluster.client_node; ++n) {
+    if (std::find(nodes.begin(), nodes.end(), n) == nodes.end()) f.groups[1].push_back(n);
+  }
+  cluster.world->schedule_fault(f);
+}
+
+TEST(CatalogReconfiguration, AReplacementThatCannotCatchUpChangesNothingAndWritesGoOn) {
+  CatalogCluster cluster(kNodes, {}, replace_after);
+  const std::vector<NodeId> original = cluster.group();
+  const NodeId primary = cluster.wait_for_primary();
+  ASSERT_EQ(commit_many(cluster, primary, 1, 5).size(), 5u);
+  std::vector<NodeId> spares;  // every candidate replacement
+  for (NodeId n = 0; n < kNodes; ++n) {
+    if (!std::count(original.begin(), original.end(), n)) spares.push_back(n);
+  }
+  isolate(cluster, spares, cluster.world->now_ns() + 1, 12 * kSecond);
+  const NodeId victim = other_member(original, {primary});
+  cluster.world->crash(victim);
+  cluster.membership(alive_except({victim}));
+  ASSERT_TRUE(cluster.run_until([&] { return cluster.catalog(primary)->reconfiguring(0); }, 10 * kSecond));
+  cluster.run_for(2 * kSecond);
+  // The learner has nothing: no kReconfigure, and the old group (primary + survivor) still commits.
+  EXPECT_EQ(cluster.catalog(primary)->config_version(0), 1u);
+  EXPECT_EQ(cluster.catalog(primary)->last_index(0), cluster.catalog(primary)->commit_index(0));
+  ASSERT_EQ(commit_many(cluster, primary, 6, 5).size(), 5u);
+  EXPECT_EQ(cluster.catalog(primary)->config_version(0), 1u);
+  // Once it can be reached it catches up and the change completes.
+  ASSERT_TRUE(cluster.run_until([&] { return cluster.catalog(primary)->config_version(0) == 2; }, 20 * kSecond))
+      << cluster.describe();
+  ASSERT_EQ(commit_many(cluster, primary, 11, 3).size(), 3u);
+  expect_members_agree(cluster, primary);
+}
+
+// Joint consensus: the new group alone (primary + caught-up replacement) is a majority of it, but
+// without a majority of the old group ({primary, survivor, dead}: the survivor is cut off) neither the
+// kReconfigure nor anything after it commits, whoever is primary.
+TEST(CatalogReconfiguration, TheChangeCommitsOnlyWithMajoritiesOfBothGroups) {
+  CatalogCluster cluster(kNodes, {}, replace_after);
+  const std::vector<NodeId> original = cluster.group();
+  const NodeId primary = cluster.wait_for_primary();
+  ASSERT_EQ(commit_many(cluster, primary, 1, 5).size(), 5u);
+  std::vector<NodeId> spares;
+  for (NodeId n = 0; n < kNodes; ++n) {
+    if (!std::count(original.begin(), original.end(), n)) spares.push_back(n);
+  }
+  const NodeId victim = other_member(original, {primary});
+  const NodeId survivor = other_member(original, {primary, victim});
+  const TimeNs now = cluster.world->now_ns();
+  // The learner is unreachable until the survivor is cut off; then it catches up at once.
+  isolate(cluster, spares, now + 1, kReplaceAfter + 2 * kSecond);
+  isolate(cluster, {survivor}, now + kReplaceAfter + 2 * kSecond, 8 * kSecond);
+  cluster.world->crash(victim);
+  cluster.membership(alive_except({victim}));
+  ASSERT_TRUE(cluster.run_until([&] { return cluster.catalog(primary)->reconfiguring(0); }, 10 * kSecond));
+  ASSERT_TRUE(cluster.run_until([&] { return cluster.world->now_ns() > now + kReplaceAfter + 2 * kSecond; }, 10 * kSecond));
+  const size_t commits_before = cluster.commits.size();
+  const uint64_t committed_before = cluster.catalog(primary)->commit_index(0);
+  for (uint64_t i = 6; i < 9; ++i) cluster.commit(primary, make_record(1, {1, i}, i * 10, 10));
+  // The change reaches the learner (it acts on the new group) but never commits.
+  bool learner_holds_change = false;
+  run_checking_leases(
+      cluster,
+      [&] {
+        for (NodeId n : spares) learner_holds_change = learner_holds_change || cluster.catalog(n)->member(0);
+        return false;
+      },
+      7 * kSecond);
+  EXPECT_TRUE(learner_holds_change);
+  EXPECT_EQ(cluster.commits.size(), commits_before) << "committed without a majority of the old group";
+  for (NodeId n = 0; n < kNodes; ++n) {
+    if (!cluster.world->node_up(n) || !cluster.catalog(n)->replicates(0)) continue;  // a spare never asked
+    EXPECT_EQ(cluster.catalog(n)->config_version(0), 1u) << n;
+    EXPECT_LE(cluster.catalog(n)->commit_index(0), committed_before + 0) << n;
+  }
+  // The survivor is back: the change commits and the group goes on.
+  NodeId next = kNoNode;
+  ASSERT_TRUE(run_checking_leases(
+      cluster,
+      [&] {
+        next = cluster.primary().value_or(kNoNode);
+        return next != kNoNode && cluster.catalog(next)->config_version(0) == 2;
+      },
+      30 * kSecond))
+      << cluster.describe();
+  ASSERT_EQ(commit_many(cluster, next, 20, 3).size(), 3u);
+  expect_members_agree(cluster, next);
+}
+
+// A replacement is not in the version-1 group, so after a restart it does not know the shard until
+// someone asks: here the primary dies at the same time, and the survivor's lease proposal and sync are
+// what make the replacement read its log back, find itself a member, and help elect a primary.
+TEST(CatalogReconfiguration, ARestartedReplacementFindsItsGroupInItsLog) {
+  CatalogCluster cluster(kNodes, {}, replace_after);
+  const std::vector<NodeId> original = cluster.group();
+  const NodeId primary = cluster.wait_for_primary();
+  ASSERT_EQ(commit_many(cluster, primary, 1, 5).size(), 5u);
+  const NodeId victim = other_member(original, {primary});
+  const NodeId survivor = other_member(original, {primary, victim});
+  cluster.world->crash(victim);
+  cluster.membership(alive_except({victim}));
+  ASSERT_TRUE(cluster.run_until([&] { return cluster.catalog(primary)->config_version(0) == 2; }, 20 * kSecond));
+  const std::vector<NodeId> group = cluster.catalog(primary)->members(0);
+  const NodeId added = other_member(group, {original[0], original[1], original[2]});
+  ASSERT_EQ(commit_many(cluster, primary, 6, 5).size(), 5u);
+  expect_members_agree(cluster, primary);
+  cluster.world->crash(added);
+  cluster.world->crash(primary);
+  cluster.world->restart(added);
+  EXPECT_FALSE(cluster.catalog(added)->replicates(0));  // not until it is asked
+  NodeId next = kNoNode;
+  ASSERT_TRUE(run_checking_leases(
+      cluster,
+      [&] {
+        next = cluster.primary().value_or(kNoNode);
+        return next != kNoNode;
+      },
+      30 * kSecond))
+      << cluster.describe();
+  EXPECT_TRUE(next == survivor || next == added) << next;
+  EXPECT_TRUE(cluster.catalog(added)->member(0));
+  const QueryReply all = cluster.query_and_wait(next, 1, Extent{0, 1000});
+  ASSERT_EQ(all.status, StatusCode::kOk);
+  EXPECT_EQ(all.entries.size(), 10u);
+  ASSERT_EQ(commit_many(cluster, next, 11, 3).size(), 3u);
+  expect_members_agree(cluster, next);
+}
+
+// Lease safety: the replacement's acceptor promises nothing for lease + 2ε + message timeout after it
+// joins (the primary renews several times meanwhile without it), and takes part afterwards.
+TEST(CatalogReconfiguration, ANewMembersAcceptorStaysSilentForALeasePeriod) {
+  CatalogCluster cluster(kNodes, {}, replace_after);
+  const std::vector<NodeId> original = cluster.group();
+  const NodeId primary = cluster.wait_for_primary();
+  const NodeId victim = other_member(original, {primary});
+  cluster.world->crash(victim);
+  cluster.membership(alive_except({victim}));
+  NodeId added = kNoNode;
+  ASSERT_TRUE(cluster.run_until(
+      [&] {
+        for (NodeId n = 0; n < kNodes; ++n) {
+          if (n != victim && !std::count(original.begin(), original.end(), n) && cluster.catalog(n)->member(0)) added = n;
+        }
+        return added != kNoNode;
+      },
+      20 * kSecond, kMillisecond));
+  const TimeNs joined = cluster.world->now_ns();
+  const TimeNs silence = cluster.config->lease_ns + 2 * cluster.config->lease_epsilon_ns +
+                         cluster.catalog(added)->lease_node().config().message_timeout_ns;
+  const TimeNs expiry_at_join = cluster.catalog(primary)->leases().lease(0).expiry_local_ns;
+  while (cluster.world->now_ns() < joined + silence - 50 * kMillisecond) {
+    ASSERT_FALSE(cluster.catalog(added)->lease_node().acceptor_cell(0).has_value())
+        << "the new acceptor answered " << (cluster.world->now_ns() - joined) / kMillisecond << " ms after joining";
+    cluster.run_for(10 * kMillisecond);
+  }
+  EXPECT_GT(cluster.catalog(primary)->leases().lease(0).expiry_local_ns, expiry_at_join);  // renewed without it
+  EXPECT_TRUE(cluster.catalog(primary)->serving(0));
+  ASSERT_TRUE(cluster.run_until([&] { return cluster.catalog(added)->lease_node().acceptor_cell(0).has_value(); }, 5 * kSecond));
+}
+
+TEST(CatalogReconfiguration, JointMajorityNeedsEveryGroup) {
+  const std::vector<std::vector<NodeId>> joint = {{0, 1, 2}, {0, 1, 3}};
+  // The new group alone has index 10 on nodes 0 and 3; the old group only has 5 on a majority.
+  EXPECT_EQ(joint_majority_index(joint, {{0, 10}, {3, 10}, {1, 5}}), 5u);
+  EXPECT_EQ(joint_majority_index({joint[1]}, {{0, 10}, {3, 10}, {1, 5}}), 10u);
+  EXPECT_EQ(joint_majority_index(joint, {{0, 10}, {1, 7}, {2, 9}, {3, 0}}), 7u);
+  EXPECT_EQ(joint_majority_index(joint, {{0, 10}}), 0u);
+  EXPECT_EQ(joint_majority_index({}, {{0, 10}}), 0u);
+}
+
+TEST(CatalogReconfiguration, ReplaceAfterZeroNeverReplaces) {
+  CatalogCluster cluster(kNodes, {}, [](DataPathConfig& c) { c.catalog_replace_after_ns = 0; });
+  const std::vector<NodeId> original = cluster.group();
+  const NodeId primary = cluster.wait_for_primary();
+  const NodeId victim = other_member(original, {primary});
+  cluster.world->crash(victim);
+  cluster.membership(alive_except({victim}));
+  cluster.run_for(10 * kSecond);
+  EXPECT_FALSE(cluster.catalog(primary)->reconfiguring(0));
+  EXPECT_EQ(cluster.catalog(primary)->config_version(0), 1u);
+  ASSERT_EQ(commit_many(cluster, primary, 1, 3).size(), 3u);
 }
 
 }  // namespace

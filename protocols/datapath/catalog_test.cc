@@ -439,5 +439,44 @@ TEST(Catalog, DeliberateBugsBreakWhatTheCheckersCheck) {
   }
 }
 
+// The coordination-service record of a replaced group, and the directory that learns it.
+TEST(CatalogGroups, PublishedGroupsRoundTripAndTheDirectoryKeepsTheNewest) {
+  EXPECT_EQ(catalog_group_znode(12, 3), std::string(kCatalogGroupsRoot) + "/12.3");
+  const std::optional<CatalogGroupName> name = parse_catalog_group_name("12.3");
+  ASSERT_TRUE(name.has_value());
+  EXPECT_EQ(name->shard, 12u);
+  EXPECT_EQ(name->version, 3u);
+  for (const char* bad : {"", "12", "12.", ".3", "12.1", "1a.3", "12.3.4", "-1.3", "99999999999999999999.2"}) {
+    EXPECT_FALSE(parse_catalog_group_name(bad).has_value()) << bad;
+  }
+  const std::vector<NodeId> members = {7, 2, 9};
+  const Bytes data = encode_catalog_group(members);
+  EXPECT_EQ(decode_catalog_group(data), members);
+  for (size_t cut = 0; cut < data.size(); ++cut) {
+    EXPECT_FALSE(decode_catalog_group(Bytes(data.begin(), data.begin() + static_cast<long>(cut))).has_value()) << cut;
+  }
+  Bytes longer = data;
+  longer.push_back(0);
+  EXPECT_FALSE(decode_catalog_group(longer).has_value());
+  EXPECT_FALSE(decode_catalog_group(encode_catalog_group({})).has_value());
+  EXPECT_FALSE(decode_catalog_group(encode_catalog_group({4, 4})).has_value());
+
+  auto config = std::make_shared<DataPathConfig>();
+  config->shards = 4;
+  for (NodeId n = 0; n < 6; ++n) config->nodes.push_back(PlacementNode{n, n, 0, 1.0, true});
+  CatalogDirectory directory(config);
+  const std::vector<NodeId> first = directory.group(1);
+  ASSERT_EQ(first.size(), 3u);
+  EXPECT_EQ(directory.version(1), 1u);
+  directory.learn(1, 3, {5, 4, 3});
+  EXPECT_EQ(directory.group(1), (std::vector<NodeId>{5, 4, 3}));
+  EXPECT_EQ(directory.version(1), 3u);
+  directory.learn(1, 2, {0, 1, 2});  // older: ignored
+  directory.learn(1, 4, {});         // empty: ignored
+  directory.learn(9, 5, {0, 1, 2});  // no such shard
+  EXPECT_EQ(directory.group(1), (std::vector<NodeId>{5, 4, 3}));
+  EXPECT_EQ(directory.group(2), CatalogDirectory(config).group(2));  // other shards untouched
+}
+
 }  // namespace
 }  // namespace pbfs::datapath

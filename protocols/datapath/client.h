@@ -81,6 +81,7 @@ class Client final : public Role {
   void set_compaction_listener(OperationCallback listener) { compaction_listener_ = std::move(listener); }
 
   size_t operations_in_flight() const { return in_flight_; }
+  CatalogDirectory& catalog_directory() { return catalogs_; }  // where it looks shards' groups up
 
   // Role: start() reads and bumps the record-id epoch on disk ("client/epoch"), so record ids stay
   // unique across restarts; operations issued before that finished wait for it.

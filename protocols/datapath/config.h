@@ -28,6 +28,9 @@ struct DataPathConfig {
   uint32_t shards = 64;                          // files map to shards; one catalog group and lease each
   TimeNs lease_ns = 14 * kSecond;                // catalog primaries hold a Flease lease per shard
   TimeNs lease_epsilon_ns = kSecond;
+  // A group member dead (membership) for this long is replaced by the shard's primary with a node
+  // chosen by placement over the alive nodes (catalog.h, "Reconfiguration"); 0: never.
+  TimeNs catalog_replace_after_ns = 30 * kSecond;
 
   TimeNs request_timeout_ns = 2 * kSecond;       // a client retries an unanswered request after this
   uint32_t retries_max = 5;
@@ -52,8 +55,9 @@ struct DataPathConfig {
 
   std::shared_ptr<const CostModel> cost_model;   // CPU charged for coding work (both fidelities)
   std::vector<PlacementNode> nodes;              // every node of the cluster (alive flags from membership)
-  // Each shard's catalog group, when the deployment computed them once for every role (a cache: the
-  // same as Placement::place_catalog over `nodes` all alive). Empty: each role computes its own.
+  // Each shard's version-1 catalog group, when the deployment computed them once for every role (a
+  // cache: the same as Placement::place_catalog over `nodes` all alive; later versions live in the
+  // shard's log, catalog.h). Empty: each role computes its own.
   std::vector<std::vector<NodeId>> catalog_groups;
 };
 

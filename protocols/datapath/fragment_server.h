@@ -61,6 +61,7 @@ class FragmentServer final : public Role {
 
   // Introspection for tests and checkers.
   bool ready() const { return ready_; }  // the manifest has been replayed
+  CatalogDirectory& catalog_directory() { return catalogs_; }  // where it looks shards' groups up
   size_t fragment_count() const { return index_.size(); }
   bool holds(FileId file, const RecordId& record, uint32_t index) const;
   uint64_t scrub_passes() const { return scrub_passes_; }

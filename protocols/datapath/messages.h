@@ -200,7 +200,10 @@ struct ReleasePin final : Message {
 // One change to a shard's catalog, as the primary replicates it to the backups in log order.
 // kAbandon tombstones record ids that are not live (never committed, or already collected): a commit
 // of a tombstoned id is refused, and whichever of the two comes first in the log wins.
-enum class CatalogOp : uint8_t { kCommit = 1, kUpdateFragment = 2, kCollect = 3, kAbandon = 4 };
+// kReconfigure replaces the shard's replica group: (config_version, members) is the group from this
+// entry on (catalog.h: joint quorums while it is uncommitted).
+enum class CatalogOp : uint8_t { kCommit = 1, kUpdateFragment = 2, kCollect = 3, kAbandon = 4, kReconfigure = 5 };
+constexpr size_t kCatalogMembersMax = 64;
 struct CatalogLogEntry {
   uint64_t log_index = 0;  // position in the shard's log (gapless)
   CatalogOp op = CatalogOp::kCommit;
@@ -208,6 +211,8 @@ struct CatalogLogEntry {
   // kCommit: records it replaced; kCollect: records dropped; kAbandon: records tombstoned (never empty).
   std::vector<RecordId> superseded;
   FileId file_id = 0;  // kAbandon only: the file the abandoned records were written to
+  uint64_t config_version = 0;   // kReconfigure only: the new group's version (> 1)...
+  std::vector<NodeId> members;   // ...and its nodes (1..kCatalogMembersMax, distinct)
   uint64_t epoch = 0;  // lease epoch of the primary that created it (log matching, sync's best log)
 };
 

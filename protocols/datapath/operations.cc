@@ -94,6 +94,14 @@ void visible_pieces(std::span<const CatalogEntry> entries, Extent range, bool lo
 CatalogDirectory::CatalogDirectory(std::shared_ptr<const DataPathConfig> config) : config_(std::move(config)) {
   groups_.resize(config_->shards);
   known_.assign(config_->shards, false);
+  versions_.assign(config_->shards, 1);
+}
+
+void CatalogDirectory::learn(uint64_t shard, uint64_t version, std::vector<NodeId> members) {
+  if (shard >= groups_.size() || members.empty() || version <= versions_[shard]) return;
+  groups_[shard] = std::move(members);
+  known_[shard] = true;
+  versions_[shard] = version;
 }
 
 const std::vector<NodeId>& CatalogDirectory::group(uint64_t shard) {

@@ -97,19 +97,24 @@ void visible_pieces(std::span<const CatalogEntry> entries, Extent range, bool lo
 // ---- shared lookups ----
 
 // The catalog group of every shard: Placement::place_catalog(shard, R) over all nodes of the config,
-// every node treated as alive (groups are fixed). Computed once per shard, on first use.
+// every node treated as alive (version 1), computed once per shard on first use, until a newer version
+// is learned (learn(): the deployment reads replaced groups from the coordination service).
 class CatalogDirectory {
  public:
   explicit CatalogDirectory(std::shared_ptr<const DataPathConfig> config);
   // The shard's R nodes (empty if the config has fewer nodes than R).
   const std::vector<NodeId>& group(uint64_t shard);
   const std::vector<NodeId>& group_of_file(FileId file) { return group(shard_of(*config_, file)); }
+  // A group version newer than the one held replaces it; older ones and empty groups are ignored.
+  void learn(uint64_t shard, uint64_t version, std::vector<NodeId> members);
+  uint64_t version(uint64_t shard) const { return shard < versions_.size() ? versions_[shard] : 0; }
 
  private:
   std::shared_ptr<const DataPathConfig> config_;
   std::optional<Placement> all_nodes_;
   std::vector<std::vector<NodeId>> groups_;  // by shard
   std::vector<bool> known_;
+  std::vector<uint64_t> versions_;  // by shard: 1 until learn()
 };
 
 // How far node b is from node a: 0 same node, 1 same rack, 2 same site, 3 another site (unknown

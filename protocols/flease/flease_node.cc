@@ -393,6 +393,11 @@ void FleaseNode::begin_attempt(Lease& l, AttemptKind kind) {
 }
 
 void FleaseNode::start_round(Lease& l) {
+  // A resource's acceptor group may change between rounds (an embedding role reconfigures it).
+  if (config_.group_of) {
+    std::vector<NodeId> group = config_.group_of(l.resource);
+    if (!group.empty() && group.size() <= 64) l.group = std::move(group);
+  }
   ++l.rounds;
   l.ballot = next_ballot(l);
   l.phase = Phase::kPreparing;

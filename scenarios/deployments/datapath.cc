@@ -43,6 +43,92 @@ Result<std::string> read_text_file(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// Announces a shard's new catalog group in the coordination service (called on the node of the primary
+// that applied it). A missing root is created first; a failure is left to the next primary's announcement.
+void publish_group(coordination::CoordinationClient& client, uint64_t shard, uint64_t version, const std::vector<NodeId>& members) {
+  const std::string path = datapath::catalog_group_znode(shard, version);
+  const Bytes data = datapath::encode_catalog_group(members);
+  coordination::CoordinationClient* c = &client;
+  client.create(path, data, 0, [c, path, data](coordination::CoordCode code, const std::string&) {
+    if (code != coordination::CoordCode::kNoNode) return;  // created, already there, or lost
+    c->create(datapath::kCatalogGroupsRoot, {}, 0, [c, path, data](coordination::CoordCode root, const std::string&) {
+      if (root == coordination::CoordCode::kOk || root == coordination::CoordCode::kNodeExists) {
+        c->create(path, data, 0, [](coordination::CoordCode, const std::string&) {});
+      }
+    });
+  });
+}
+
+// Keeps one node's client and fragment server up to date with the catalog groups published in the
+// coordination service: a child watch on the groups' root, and each newer version's znode read once.
+// Armed again by every membership event while it is not armed (a failed read waits for the next one).
+class GroupWatcher : public std::enable_shared_from_this<GroupWatcher> {
+ public:
+  GroupWatcher(coordination::CoordinationClient* client, sim::World* world, NodeId node, uint32_t shards)
+      : client_(client), world_(world), node_(node), known_(shards, 1), asked_(shards, 1) {}
+
+  void arm() {
+    if (armed_) return;
+    armed_ = true;
+    std::weak_ptr<GroupWatcher> self = weak_from_this();
+    auto rearm = [self](const coordination::WatchedEvent&) {
+      if (auto w = self.lock()) {
+        w->armed_ = false;
+        w->arm();
+      }
+    };
+    client_->get_children(datapath::kCatalogGroupsRoot, rearm,
+                          [self, rearm](coordination::CoordCode code, const std::vector<std::string>& children, const coordination::Stat&) {
+                            auto w = self.lock();
+                            if (!w) return;
+                            if (code == coordination::CoordCode::kNoNode) {  // nothing published yet: wait for the root
+                              w->client_->exists(datapath::kCatalogGroupsRoot, rearm, [](coordination::CoordCode, const coordination::Stat&) {});
+                              return;
+                            }
+                            if (code != coordination::CoordCode::kOk) {
+                              w->armed_ = false;
+                              return;
+                            }
+                            for (const std::string& child : children) w->consider(child);
+                          });
+  }
+
+ private:
+  void consider(const std::string& child) {
+    const std::optional<datapath::CatalogGroupName> name = datapath::parse_catalog_group_name(child);
+    if (!name || name->shard >= known_.size() || name->version <= asked_[name->shard]) return;
+    asked_[name->shard] = name->version;
+    std::weak_ptr<GroupWatcher> self = weak_from_this();
+    const datapath::CatalogGroupName n = *name;
+    client_->get(std::string(datapath::kCatalogGroupsRoot) + "/" + child, nullptr,
+                 [self, n](coordination::CoordCode code, const Bytes& data, const coordination::Stat&) {
+                   auto w = self.lock();
+                   if (!w) return;
+                   const std::optional<std::vector<NodeId>> members =
+                       code == coordination::CoordCode::kOk ? datapath::decode_catalog_group(data) : std::nullopt;
+                   if (!members) {
+                     w->asked_[n.shard] = w->known_[n.shard];  // the next change of the root asks again
+                     return;
+                   }
+                   if (n.version <= w->known_[n.shard]) return;
+                   w->known_[n.shard] = n.version;
+                   w->world_->with_role(w->node_, kPortClient, [&](Role& r) {
+                     static_cast<Client&>(r).catalog_directory().learn(n.shard, n.version, *members);
+                   });
+                   w->world_->with_role(w->node_, kPortFragmentServer, [&](Role& r) {
+                     static_cast<datapath::FragmentServer&>(r).catalog_directory().learn(n.shard, n.version, *members);
+                   });
+                 });
+  }
+
+  coordination::CoordinationClient* client_;
+  sim::World* world_;
+  NodeId node_;
+  bool armed_ = false;
+  std::vector<uint64_t> known_;  // by shard: newest version handed to the roles
+  std::vector<uint64_t> asked_;  // by shard: newest version being read
+};
+
 const std::vector<std::string> kCheckNames = {"read_correctness", "gc_safety", "catalog_agreement", "durability"};
 
 struct Latencies {
@@ -109,6 +195,7 @@ Status DataPathDeployment::read_protocol(const Scenario& scenario) {
   c.lease_ns = catalog.duration("lease", 14 * kSecond);
   c.lease_epsilon_ns = catalog.duration("epsilon", kSecond);
   if (c.lease_epsilon_ns >= c.lease_ns) catalog.fail("epsilon", "must be below the lease time");
+  c.catalog_replace_after_ns = catalog.duration("replace_after", 30 * kSecond);
   c.request_timeout_ns = p.duration("request_timeout", 2 * kSecond);
   c.retries_max = static_cast<uint32_t>(p.integer("retries", 5, 0, 100));
   c.extra_fragments = static_cast<uint32_t>(p.integer("extra_fragments", 0, 0, 255));
@@ -177,7 +264,8 @@ void DataPathDeployment::install(sim::World& world) {
   DataPathConfig& c = *config_;
   c.nodes.clear();
   for (NodeId node = 0; node < n; ++node) c.nodes.push_back(PlacementNode{node, world.rack_of(node), world.site_of(node), 1.0, true});
-  // Catalog groups are fixed: compute them once here rather than in each of the n roles.
+  // Catalog groups start as the placement over all nodes (version 1; replicas replace dead members
+  // through their logs): compute version 1 once here rather than in each of the n roles.
   c.catalog_groups.clear();
   datapath::CatalogDirectory directory(config_);
   std::vector<std::vector<NodeId>> groups;
@@ -191,28 +279,38 @@ void DataPathDeployment::install(sim::World& world) {
                  [server_config](Runtime& rt) { return std::make_unique<coordination::CoordinationServer>(rt, server_config); });
   std::shared_ptr<const DataPathConfig> shared = config_;
   const datapath::CatalogOptions catalog_options = catalog_options_;
+  sim::World* w = &world;
+  const uint32_t shards = c.shards;
   for (NodeId node = 0; node < n; ++node) {
     world.add_role(node, kPortFragmentServer,
                    [shared](Runtime& rt) { return std::make_unique<datapath::FragmentServer>(rt, shared); });
     // Only a node's very first boot may skip Flease's restart silence (Rule 7).
     auto boots = std::make_shared<uint32_t>(0);
-    world.add_role(node, kPortCatalog, [shared, catalog_options, boots](Runtime& rt) {
+    world.add_role(node, kPortCatalog, [shared, catalog_options, boots, node, w](Runtime& rt) {
       datapath::CatalogOptions options = catalog_options;
       options.first_boot = (*boots)++ == 0;
-      return std::make_unique<datapath::Catalog>(rt, shared, options);
+      auto catalog = std::make_unique<datapath::Catalog>(rt, shared, options);
+      // Replaced groups are announced through this node's coordination client.
+      catalog->set_group_listener([node, w](uint64_t shard, uint64_t version, const std::vector<NodeId>& members) {
+        w->with_role(node, kPortCoordinationClient, [&](Role& r) {
+          publish_group(static_cast<coordination::MembershipAgent&>(r).membership().client(), shard, version, members);
+        });
+      });
+      return catalog;
     });
     coordination::MembershipConfig membership;
     membership.client.server = coordination_node_;
     membership.client.session_timeout_ns = session_timeout_ns_;
     membership.node_count = n;
     membership.self = coordination::MemberInfo{world.rack_of(node), world.site_of(node), 1.0};
-    sim::World* w = &world;
-    world.add_role(node, kPortCoordinationClient, [membership, node, w](Runtime& rt) {
+    world.add_role(node, kPortCoordinationClient, [membership, node, w, shards](Runtime& rt) {
       auto agent = std::make_unique<coordination::MembershipAgent>(rt, membership);
+      auto groups = std::make_shared<GroupWatcher>(&agent->membership().client(), w, node, shards);
       // The membership view reaches this node's client and catalog in-process.
-      agent->membership().set_alive_listener([node, w](const std::vector<bool>& alive, const coordination::MembershipChange&) {
+      agent->membership().set_alive_listener([node, w, groups](const std::vector<bool>& alive, const coordination::MembershipChange&) {
         w->with_role(node, kPortClient, [&](Role& r) { static_cast<Client&>(r).set_alive(alive); });
         w->with_role(node, kPortCatalog, [&](Role& r) { static_cast<datapath::Catalog&>(r).on_membership(alive); });
+        groups->arm();
       });
       return agent;
     });
@@ -358,9 +456,18 @@ sim::CheckerVerdict DataPathDeployment::check_agreement(sim::World& world) {
   v.checker = "catalog_agreement";
   uint64_t compared = 0;
   for (uint64_t shard = 0; shard < config_->shards; ++shard) {
-    std::vector<const datapath::Catalog*> replicas;
+    // The shard's current group: the newest one any up replica has applied. Only its members are
+    // compared; a replaced member (or a learner never admitted) may be behind or stale.
+    const datapath::Catalog* newest = nullptr;
     for (NodeId node = 0; node < world.node_count(); ++node) {
       const auto* c = static_cast<const datapath::Catalog*>(world.role(node, kPortCatalog));
+      if (c == nullptr || !c->replicates(shard) || !c->recovered(shard)) continue;
+      if (newest == nullptr || c->config_version(shard) > newest->config_version(shard)) newest = c;
+    }
+    if (newest == nullptr) continue;
+    std::vector<const datapath::Catalog*> replicas;
+    for (NodeId node : newest->members(shard)) {
+      const auto* c = node < world.node_count() ? static_cast<const datapath::Catalog*>(world.role(node, kPortCatalog)) : nullptr;
       if (c != nullptr && c->replicates(shard) && c->recovered(shard)) replicas.push_back(c);
     }
     if (replicas.size() < 2) continue;
@@ -381,20 +488,33 @@ sim::CheckerVerdict DataPathDeployment::check_agreement(sim::World& world) {
     if (reference) ++compared;
   }
   v.passed = v.violations == 0;
-  if (v.passed) v.detail = std::to_string(compared) + " shards compared at their common applied index";
+  if (v.passed) {
+    v.detail = std::to_string(compared) + " shards compared at their common applied index across their current groups";
+  }
   return v;
 }
 
 sim::CheckerVerdict DataPathDeployment::check_durability(sim::World& world) {
   sim::CheckerVerdict v;
   v.checker = "durability";
-  uint64_t checked = 0;
   auto violation = [&](const std::string& what) {
     if (v.violations++ == 0) v.detail = what;
   };
   std::vector<const datapath::Catalog*> best(config_->shards, nullptr);
   for (uint64_t shard = 0; shard < config_->shards; ++shard) best[shard] = best_replica(world, shard);
-  for (const Acknowledged& ack : acknowledged_) {
+  // Every fragment of every current acknowledged record is looked up on its node's disk. Millions of
+  // lookups at scale: they are done node by node, so each disk's file table is walked while it is in
+  // cache, and tallied per record.
+  struct Lookup {
+    NodeId node;
+    uint32_t ack;       // index into acknowledged_
+    uint32_t fragment;
+  };
+  std::vector<Lookup> lookups;
+  std::vector<uint8_t> judged(acknowledged_.size(), 0);  // 1: current record, its fragments counted below
+  std::vector<uint16_t> present(acknowledged_.size(), 0), on_failed_disks(acknowledged_.size(), 0);
+  for (uint32_t a = 0; a < acknowledged_.size(); ++a) {
+    const Acknowledged& ack = acknowledged_[a];
     const datapath::Catalog* catalog = best[datapath::shard_of(*config_, ack.file)];
     if (catalog == nullptr) continue;  // no replica up to ask: not judged
     const datapath::RecordStore& store = catalog->store();
@@ -407,20 +527,32 @@ sim::CheckerVerdict DataPathDeployment::check_durability(sim::World& world) {
       continue;
     }
     if (!store.current(slot)) continue;  // superseded: its bytes live on in the compaction record
-    ++checked;
-    uint32_t present = 0;
-    uint32_t on_failed_disks = 0;
-    const uint32_t fragments = store.fragment_count(slot);
-    for (uint32_t i = 0; i < fragments; ++i) {
+    judged[a] = 1;
+    for (uint32_t i = 0; i < store.fragment_count(slot); ++i) {
       const NodeId node = store.fragment_node(slot, i);
       if (node >= world.node_count()) continue;
-      if (disk_failed_[node]) ++on_failed_disks;
-      if (world.disk(node).durable_file(datapath::fragment_file(ack.file, ack.record, i)) != nullptr) ++present;
+      if (disk_failed_[node]) ++on_failed_disks[a];
+      lookups.push_back(Lookup{node, a, i});
     }
-    if (present < config_->coding.k && on_failed_disks <= config_->coding.m) {
+  }
+  std::sort(lookups.begin(), lookups.end(), [](const Lookup& x, const Lookup& y) {
+    return x.node != y.node ? x.node < y.node : x.ack < y.ack;
+  });
+  for (const Lookup& l : lookups) {
+    const Acknowledged& ack = acknowledged_[l.ack];
+    if (world.disk(l.node).durable_file(datapath::fragment_file(ack.file, ack.record, l.fragment)) != nullptr) {
+      ++present[l.ack];
+    }
+  }
+  uint64_t checked = 0;
+  for (uint32_t a = 0; a < acknowledged_.size(); ++a) {
+    if (judged[a] == 0) continue;
+    ++checked;
+    if (present[a] < config_->coding.k && on_failed_disks[a] <= config_->coding.m) {
+      const Acknowledged& ack = acknowledged_[a];
       violation("acknowledged write " + ack.record.to_string() + " of file " + std::to_string(ack.file) + " has " +
-                std::to_string(present) + " durable fragments (k = " + std::to_string(config_->coding.k) + ") with only " +
-                std::to_string(on_failed_disks) + " on failed disks");
+                std::to_string(present[a]) + " durable fragments (k = " + std::to_string(config_->coding.k) +
+                ") with only " + std::to_string(on_failed_disks[a]) + " on failed disks");
     }
   }
   v.passed = v.violations == 0;

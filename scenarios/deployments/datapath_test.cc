@@ -68,12 +68,32 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, ShippedScenario,
                          ::testing::Values("pbfs-small-overwrites.yaml", "pbfs-patch-depth.yaml",
                                            "pbfs-degraded-read.yaml", "pbfs-join-rebalance.yaml",
                                            "pbfs-bitrot.yaml", "pbfs-compaction-race.yaml",
-                                           "pbfs-orphan-gc.yaml"),
+                                           "pbfs-orphan-gc.yaml", "pbfs-catalog-replace.yaml"),
                          [](const auto& info) {
                            std::string n = info.param.substr(5, info.param.size() - 10);
                            for (char& c : n) c = c == '-' ? '_' : c;
                            return n;
                          });
+
+// Three nodes die for good, each hitting groups the one before already hit: the groups replace their
+// dead members and no write fails (the last crash takes some groups' last original member: clients find
+// the new group in the coordination service); with replacement off, those groups lose their majority
+// and writes to their files fail.
+TEST(DataPathCatalogReplacement, ReplacedGroupsKeepCommittingWhereFixedOnesStop) {
+  const Outcome replaced = run("pbfs-catalog-replace.yaml", {});
+  ASSERT_TRUE(replaced.error.empty()) << replaced.error;
+  EXPECT_TRUE(replaced.summary.all_checks_passed()) << describe(replaced.summary);
+  auto counter = [](const sim::RunSummary& s, const std::string& name) -> uint64_t {
+    auto it = s.counters.find(name);
+    return it == s.counters.end() ? 0 : it->second;
+  };
+  EXPECT_GE(counter(replaced.summary, "catalog.replacement_committed"), 2u) << describe(replaced.summary);
+  EXPECT_EQ(metric(replaced.summary, "pbfs.write.failed"), 0) << describe(replaced.summary);
+  const Outcome fixed = run("pbfs-catalog-replace.yaml", {"protocol.catalog.replace_after=0"});
+  ASSERT_TRUE(fixed.error.empty()) << fixed.error;
+  EXPECT_EQ(counter(fixed.summary, "catalog.replacement_committed"), 0u);
+  EXPECT_GT(metric(fixed.summary, "pbfs.write.failed"), 0) << describe(fixed.summary);
+}
 
 TEST(DataPathCheckers, StaleReadsFailReadCorrectness) {
   const Outcome o = run("pbfs-small-overwrites.yaml", {"protocol.inject_bug=stale_read", "workload.files=2",
