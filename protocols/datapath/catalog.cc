@@ -292,23 +292,20 @@ void Catalog::reply_commit(const Envelope& to, uint64_t request_id, StatusCode s
 
 // Answers a client request (commit, query or record status) with a refusal of the right reply type.
 void Catalog::refuse(const Envelope& to, const Message& request, StatusCode status, NodeId hint) {
+  auto send_refusal = [&]<typename Reply, typename Request>(const Request& r) {
+    auto reply = std::make_shared<Reply>();
+    reply->request_id = r.request_id;
+    reply->status = status;
+    reply->leader_hint = hint;
+    runtime_.send(to.from, to.from_port, std::move(reply));
+  };
   switch (request.type()) {
     case types::kCommitRecord:
       return reply_commit(to, static_cast<const CommitRecord&>(request).request_id, status, 0, hint);
-    case types::kQueryRange: {
-      auto reply = std::make_shared<QueryReply>();
-      reply->request_id = static_cast<const QueryRange&>(request).request_id;
-      reply->status = status;
-      reply->leader_hint = hint;
-      return runtime_.send(to.from, to.from_port, std::move(reply));
-    }
-    case types::kRecordStatus: {
-      auto reply = std::make_shared<RecordStatusReply>();
-      reply->request_id = static_cast<const RecordStatus&>(request).request_id;
-      reply->status = status;
-      reply->leader_hint = hint;
-      return runtime_.send(to.from, to.from_port, std::move(reply));
-    }
+    case types::kQueryRange:
+      return send_refusal.operator()<QueryReply>(static_cast<const QueryRange&>(request));
+    case types::kRecordStatus:
+      return send_refusal.operator()<RecordStatusReply>(static_cast<const RecordStatus&>(request));
     default: require(false, "refusing a request of an unknown type");
   }
 }

@@ -53,6 +53,21 @@ double metric(const sim::RunSummary& s, const std::string& name) {
   return it == s.metrics.end() ? 0 : it->second;
 }
 
+uint64_t counter(const sim::RunSummary& s, const std::string& name) {
+  auto it = s.counters.find(name);
+  return it == s.counters.end() ? uint64_t{0} : it->second;
+}
+
+// Runs a scenario that must load and run, and expects `checker` to report it.
+void expect_checker_fails(const std::string& scenario, const std::vector<std::string>& overrides,
+                          const std::string& checker) {
+  const Outcome o = run(scenario, overrides);
+  ASSERT_TRUE(o.error.empty()) << o.error;
+  const sim::CheckerVerdict* v = verdict(o.summary, checker);
+  ASSERT_NE(v, nullptr) << checker;
+  EXPECT_FALSE(v->passed) << describe(o.summary);
+}
+
 class ShippedScenario : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ShippedScenario, RunsWithEveryCheckPassing) {
@@ -83,10 +98,6 @@ TEST(DataPathCatalogReplacement, ReplacedGroupsKeepCommittingWhereFixedOnesStop)
   const Outcome replaced = run("pbfs-catalog-replace.yaml", {});
   ASSERT_TRUE(replaced.error.empty()) << replaced.error;
   EXPECT_TRUE(replaced.summary.all_checks_passed()) << describe(replaced.summary);
-  auto counter = [](const sim::RunSummary& s, const std::string& name) -> uint64_t {
-    auto it = s.counters.find(name);
-    return it == s.counters.end() ? 0 : it->second;
-  };
   EXPECT_GE(counter(replaced.summary, "catalog.replacement_committed"), 2u) << describe(replaced.summary);
   EXPECT_EQ(metric(replaced.summary, "pbfs.write.failed"), 0) << describe(replaced.summary);
   const Outcome fixed = run("pbfs-catalog-replace.yaml", {"protocol.catalog.replace_after=0"});
@@ -96,28 +107,16 @@ TEST(DataPathCatalogReplacement, ReplacedGroupsKeepCommittingWhereFixedOnesStop)
 }
 
 TEST(DataPathCheckers, StaleReadsFailReadCorrectness) {
-  const Outcome o = run("pbfs-small-overwrites.yaml", {"protocol.inject_bug=stale_read", "workload.files=2",
-                                                        "workload.file_bytes=64KiB"});
-  ASSERT_TRUE(o.error.empty()) << o.error;
-  const sim::CheckerVerdict* v = verdict(o.summary, "read_correctness");
-  ASSERT_NE(v, nullptr);
-  EXPECT_FALSE(v->passed) << describe(o.summary);
+  expect_checker_fails("pbfs-small-overwrites.yaml", {"protocol.inject_bug=stale_read", "workload.files=2",
+                                                        "workload.file_bytes=64KiB"}, "read_correctness");
 }
 
 TEST(DataPathCheckers, CollectingCurrentRecordsFailsGcSafety) {
-  const Outcome o = run("pbfs-compaction-race.yaml", {"protocol.inject_bug=gc_current"});
-  ASSERT_TRUE(o.error.empty()) << o.error;
-  const sim::CheckerVerdict* v = verdict(o.summary, "gc_safety");
-  ASSERT_NE(v, nullptr);
-  EXPECT_FALSE(v->passed) << describe(o.summary);
+  expect_checker_fails("pbfs-compaction-race.yaml", {"protocol.inject_bug=gc_current"}, "gc_safety");
 }
 
 TEST(DataPathCheckers, DivergentReplicaFailsCatalogAgreement) {
-  const Outcome o = run("pbfs-small-overwrites.yaml", {"protocol.inject_bug=diverge_replica"});
-  ASSERT_TRUE(o.error.empty()) << o.error;
-  const sim::CheckerVerdict* v = verdict(o.summary, "catalog_agreement");
-  ASSERT_NE(v, nullptr);
-  EXPECT_FALSE(v->passed) << describe(o.summary);
+  expect_checker_fails("pbfs-small-overwrites.yaml", {"protocol.inject_bug=diverge_replica"}, "catalog_agreement");
 }
 
 TEST(DataPathCheckers, AckingBeforeFsyncFailsDurabilityWhenNodesCrash) {
@@ -127,11 +126,7 @@ TEST(DataPathCheckers, AckingBeforeFsyncFailsDurabilityWhenNodesCrash) {
                                           "faults.0.nodes.0=3", "faults.0.nodes.1=7", "faults.0.nodes.2=11"};
   std::vector<std::string> buggy = crash;
   buggy.push_back("protocol.inject_bug=skip_fsync");
-  const Outcome bad = run("pbfs-small-overwrites.yaml", buggy);
-  ASSERT_TRUE(bad.error.empty()) << bad.error;
-  const sim::CheckerVerdict* v = verdict(bad.summary, "durability");
-  ASSERT_NE(v, nullptr);
-  EXPECT_FALSE(v->passed) << describe(bad.summary);
+  expect_checker_fails("pbfs-small-overwrites.yaml", buggy, "durability");
   const Outcome good = run("pbfs-small-overwrites.yaml", crash);
   ASSERT_TRUE(good.error.empty()) << good.error;
   const sim::CheckerVerdict* g = verdict(good.summary, "durability");
@@ -142,34 +137,22 @@ TEST(DataPathCheckers, AckingBeforeFsyncFailsDurabilityWhenNodesCrash) {
 TEST(DataPathScenario, AJoinMovesTheFragmentsWhosePlaceChanged) {
   const Outcome o = run("pbfs-join-rebalance.yaml", {});
   ASSERT_TRUE(o.error.empty()) << o.error;
-  auto counter = [&](const std::string& name) {
-    auto it = o.summary.counters.find(name);
-    return it == o.summary.counters.end() ? uint64_t{0} : it->second;
-  };
-  EXPECT_GT(counter("catalog.rebalance_queued"), 0u);
+  EXPECT_GT(counter(o.summary, "catalog.rebalance_queued"), 0u);
   // Every move was rebuilt on its new node and recorded in the catalog (durability then finds each
   // current record's fragments where the catalog says they are).
-  EXPECT_EQ(counter("catalog.repair_committed"), counter("catalog.repair_queued"));
-  EXPECT_EQ(counter("catalog.repair_gave_up"), 0u);
+  EXPECT_EQ(counter(o.summary, "catalog.repair_committed"), counter(o.summary, "catalog.repair_queued"));
+  EXPECT_EQ(counter(o.summary, "catalog.repair_gave_up"), 0u);
   EXPECT_TRUE(o.summary.all_checks_passed()) << describe(o.summary);
 }
 
 TEST(DataPathCheckers, AbandoningCurrentRecordsFailsGcSafety) {
-  const Outcome o = run("pbfs-orphan-gc.yaml", {"protocol.inject_bug=abandon_current"});
-  ASSERT_TRUE(o.error.empty()) << o.error;
-  const sim::CheckerVerdict* v = verdict(o.summary, "gc_safety");
-  ASSERT_NE(v, nullptr);
-  EXPECT_FALSE(v->passed) << describe(o.summary);
+  expect_checker_fails("pbfs-orphan-gc.yaml", {"protocol.inject_bug=abandon_current"}, "gc_safety");
 }
 
 TEST(DataPathScenario, OrphanFragmentsOfAbandonedWritesAreDeleted) {
   const Outcome o = run("pbfs-orphan-gc.yaml", {});
   ASSERT_TRUE(o.error.empty()) << o.error;
-  auto counter = [&](const std::string& name) {
-    auto it = o.summary.counters.find(name);
-    return it == o.summary.counters.end() ? uint64_t{0} : it->second;
-  };
-  EXPECT_GT(counter("datapath.orphan_fragments_deleted"), 0u) << describe(o.summary);
+  EXPECT_GT(counter(o.summary, "datapath.orphan_fragments_deleted"), 0u) << describe(o.summary);
   EXPECT_TRUE(o.summary.all_checks_passed()) << describe(o.summary);
 }
 
