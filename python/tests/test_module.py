@@ -6,6 +6,7 @@ import pathlib
 import pydoc
 import re
 import threading
+import time
 
 import h5py
 import numpy as np
@@ -201,22 +202,32 @@ def test_overrides_are_formatted_as_the_command_line_takes_them():
 
 
 def test_gil_is_released_while_the_simulation_runs(tmp_path, source_dir):
-    # The main thread counts while another thread runs; the progress callback samples the count. If the
-    # run held the GIL, the main thread could not count between two callbacks.
-    scenario = pbfs.load_scenario(source_dir / "scenarios" / "echo.yaml", {"workload.count": 0, "duration": "60s",
-                                                                           "faults": []})
-    samples, count, done = [], [0], threading.Event()
+    # One thread runs a simulation of about a second (open-loop pings every 50 us, no progress callback: a
+    # callback runs Python code, where the interpreter would hand the GIL over anyway) while the main thread
+    # keeps stamping the time. A run that held the GIL would let the main thread run only at its two ends,
+    # so no stamp would fall in the middle half of the run.
+    scenario = pbfs.load_scenario(source_dir / "scenarios" / "echo.yaml",
+                                  {"workload.count": 0, "workload.interval": "50us", "duration": "10s", "faults": []})
+    span, stamps, done = [], [], threading.Event()
 
     def run():
-        scenario.run(trace_path=str(tmp_path / "gil.h5"), progress=lambda ns, events: samples.append(count[0]))
+        start = time.monotonic()
+        scenario.run(trace_path=str(tmp_path / "gil.h5"))
+        span.extend((start, time.monotonic()))
         done.set()
 
     thread = threading.Thread(target=run)
     thread.start()
+    count = 0
     while not done.is_set():
-        count[0] += 1
+        count += 1
+        if count % 1000 == 0:
+            stamps.append(time.monotonic())
     thread.join()
-    assert len(samples) >= 50 and len(set(samples)) > 1
+    start, end = span
+    quarter = (end - start) / 4
+    assert end - start > 0.05
+    assert any(start + quarter < t < end - quarter for t in stamps)
 
 
 def test_concurrent_runs_in_threads_equal_sequential_runs(tmp_path, echo_path):
