@@ -1,7 +1,10 @@
 // Builds small scenarios in code for the simulator's own tests (no YAML involved).
 #pragma once
 
+#include <string>
+
 #include "scenarios/scenario.h"
+#include "sim/world.h"
 
 namespace pbfs::sim::testing {
 
@@ -19,6 +22,12 @@ inline Scenario small_scenario(uint32_t sites, uint32_t racks_per_site, uint32_t
   s.node_profiles["default"] = NodeProfile{"default", 8, "ssd", ClockProfile{}};
   s.output.resource_sample_interval_ns = 0;
   return s;
+}
+
+// A counter of a run's summary: 0 when the run never counted it.
+inline uint64_t counter(const RunSummary& summary, const std::string& name) {
+  auto it = summary.counters.find(name);
+  return it == summary.counters.end() ? 0 : it->second;
 }
 
 }  // namespace pbfs::sim::testing

@@ -14,6 +14,7 @@
 
 #include "protocols/datapath/catalog.h"
 #include "protocols/datapath/fragment_server.h"
+#include "protocols/datapath/fragment_sim_test_util.h"
 #include "protocols/datapath/provenance.h"
 #include "sim/disk.h"
 #include "sim/test_util.h"
@@ -144,10 +145,7 @@ class TestCatalog final : public Role {
 
 constexpr FileId kFile = 42;
 
-uint64_t counter(const sim::RunSummary& summary, const std::string& name) {
-  auto it = summary.counters.find(name);
-  return it == summary.counters.end() ? 0 : it->second;
-}
+using sim::testing::counter;
 constexpr NodeId kClientNode = 0;
 
 struct Cluster {
@@ -338,9 +336,9 @@ TEST(Client, FragmentsAreDurableBeforeTheWriteIsAcknowledged) {
         const CatalogEntry* e = c.entry(r.record);
         ASSERT_NE(e, nullptr);
         for (uint32_t i = 0; i < e->record.fragments.size(); ++i) {
-          const sim::Disk::File* f = c.world->disk(e->record.fragments[i].node).durable_file(fragment_file(kFile, r.record, i));
+          const auto f = durable_fragment(c.world->disk(e->record.fragments[i].node), kFile, r.record, i);
           ++checked;
-          if (f != nullptr && f->size == kFragmentHeaderBytes + e->record.layout.fragment_bytes) ++durable;
+          if (f && f->location.size == kFragmentHeaderBytes + e->record.layout.fragment_bytes) ++durable;
         }
       });
     });
@@ -437,14 +435,16 @@ void corrupt_read(bool real) {
     const CatalogEntry* e = c.entry(written);
     ASSERT_NE(e, nullptr);
     sim::Disk& disk = c.world->disk(e->record.fragments[0].node);
-    const sim::Disk::File* f = disk.durable_file(fragment_file(kFile, written, 0));
-    ASSERT_NE(f, nullptr);
+    const auto stored = durable_fragment(disk, kFile, written, 0);
+    ASSERT_TRUE(stored);
     // Disk::rot_bits picks its own targets: rot until a flip lands in this fragment's body (anything
     // else it hits, such as a manifest entry, is checksummed and harmless here).
-    const Bytes before = f->data;
+    const sim::Disk::File* f = stored->log;
+    const uint64_t body = stored->location.offset + kFragmentHeaderBytes, end = stored->location.offset + stored->location.size;
+    const Bytes before = real ? stored->bytes() : Bytes{};
     auto changed = [&] {
-      if (real) return !std::equal(before.begin() + kFragmentHeaderBytes, before.end(), f->data.begin() + kFragmentHeaderBytes);
-      return std::any_of(f->rotten_offsets.begin(), f->rotten_offsets.end(), [](uint64_t o) { return o >= kFragmentHeaderBytes; });
+      if (real) return !std::equal(before.begin() + kFragmentHeaderBytes, before.end(), f->data.begin() + static_cast<std::ptrdiff_t>(body));
+      return std::any_of(f->rotten_offsets.begin(), f->rotten_offsets.end(), [&](uint64_t o) { return o >= body && o < end; });
     };
     for (int tries = 0; tries < 256 && !changed(); ++tries) disk.rot_bits(1);
     ASSERT_TRUE(changed());

@@ -46,6 +46,10 @@ struct DataPathConfig {
   // A fragment confirmed current is asked about again after this long (its record may have been
   // superseded and collected since, with the DeleteFragments lost); 0: never again.
   TimeNs orphan_recheck_ns = 600 * kSecond;
+  // Fragment store (fragment_server.h): fragments are appended to log files of this size; a sealed log
+  // whose live bytes fall below log_clean_below of it has its live fragments copied forward and is removed.
+  uint64_t log_file_bytes = uint64_t{16} << 20;
+  double log_clean_below = 0.5;
   TimeNs cpu_per_message_ns = 2 * kMicrosecond;  // modelled handling cost of each message
 
   // Deliberate bugs that prove the checkers can fail: "stale_read", "gc_current", "skip_fsync",

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <tuple>
 
 #include "coding/checksum.h"
@@ -23,7 +24,7 @@ void require(bool condition, const char* what) {
 // Disk and timer tags: kind in the top byte, an id (store, fetch, rebuild, or sync cover) below.
 enum TagKind : uint64_t {
   kTagStoreWrite = 1,
-  kTagStoreSync = 2,
+  kTagLogSync = 2,
   kTagManifestWrite = 3,
   kTagManifestSync = 4,
   kTagFetchRead = 5,
@@ -39,14 +40,50 @@ constexpr uint64_t make_tag(uint64_t kind, uint64_t id) { return (kind << 56) | 
 constexpr uint64_t tag_kind(uint64_t tag) { return tag >> 56; }
 constexpr uint64_t tag_id(uint64_t tag) { return tag & kTagIdMask; }
 
-// Manifest entry: u8 op, u8 version, u16 reserved, u32 index, u64 file, u64 client, u64 seq, u64 size,
-// u32 CRC32C of the 40 bytes before it.
-constexpr uint64_t kManifestEntryBytes = 44;
+// Manifest entry: u8 op, u8 version, u16 reserved, u32 index, u64 file, u64 client, u64 seq, u32 log,
+// u64 offset, u64 size, u32 CRC32C of the 52 bytes before it. Deletions and confirmations carry no
+// location (zeros).
+constexpr uint64_t kManifestEntryBytes = 56;
 constexpr uint8_t kManifestAdd = 1;
 constexpr uint8_t kManifestDelete = 2;
 constexpr uint8_t kManifestConfirm = 3;  // the fragment's record was confirmed current (orphan collection)
-constexpr uint8_t kManifestVersion = 1;
+constexpr uint8_t kManifestVersion = 2;
 constexpr uint64_t kManifestChunkBytes = 64 * 1024;
+
+struct ManifestEntry {
+  uint8_t op = 0;
+  FragmentKey key;
+  FragmentLocation location;
+};
+
+void encode_manifest_entry(const ManifestEntry& e, Bytes& out) {
+  const size_t at = out.size();
+  WireWriter w(out);
+  w.u8(e.op);
+  w.u8(kManifestVersion);
+  w.u16(0);
+  w.u32(e.key.index);
+  w.u64(e.key.file);
+  w.u64(e.key.record.client);
+  w.u64(e.key.record.sequence);
+  w.u32(e.location.log);
+  w.u64(e.location.offset);
+  w.u64(e.location.size);
+  w.u32(crc32c(ByteSpan(out).subspan(at)));
+  require(out.size() - at == kManifestEntryBytes, "manifest entry size");
+}
+
+// False for an entry that is torn, rotten or of another version.
+bool decode_manifest_entry(ByteSpan entry, ManifestEntry& e) {
+  WireReader r(entry.first(kManifestEntryBytes));
+  uint8_t version = 0;
+  uint16_t reserved = 0;
+  uint32_t crc = 0;
+  return r.u8(e.op) && r.u8(version) && r.u16(reserved) && r.u32(e.key.index) && r.u64(e.key.file) &&
+         r.u64(e.key.record.client) && r.u64(e.key.record.sequence) && r.u32(e.location.log) &&
+         r.u64(e.location.offset) && r.u64(e.location.size) && r.u32(crc) && version == kManifestVersion &&
+         crc == crc32c(entry.first(kManifestEntryBytes - 4));
+}
 
 // Rebuild fetches carry (rebuild id << 9 | fragment index) as their request id.
 constexpr uint64_t kRebuildIndexBits = 9;
@@ -59,19 +96,25 @@ enum FragmentState : uint8_t { kUntried = 0, kAsked = 1, kHealthy = 2, kFailed =
 
 }  // namespace
 
-std::string fragment_file(FileId file, const RecordId& record, uint32_t index) {
-  char name[96];
-  std::snprintf(name, sizeof name, "frag/%llu/%llu.%llu.%u", static_cast<unsigned long long>(file),
-                static_cast<unsigned long long>(record.client), static_cast<unsigned long long>(record.sequence), index);
-  return name;
-}
+std::string fragment_log_file(uint32_t log) { return "frag/log/" + std::to_string(log); }
 
-size_t FragmentServer::KeyHash::operator()(const Key& k) const {
+size_t FragmentKeyHash::operator()(const FragmentKey& k) const {
   uint64_t x = k.file * 0x9e3779b97f4a7c15ull ^ k.record.client * 0xbf58476d1ce4e5b9ull ^
                k.record.sequence * 0x94d049bb133111ebull ^ k.index;
   x ^= x >> 31;
   x *= 0xd6e8feb86659fd93ull;
   return static_cast<size_t>(x ^ (x >> 32));
+}
+
+std::unordered_map<FragmentKey, FragmentLocation, FragmentKeyHash> read_manifest(ByteSpan manifest) {
+  std::unordered_map<FragmentKey, FragmentLocation, FragmentKeyHash> stored;
+  ManifestEntry e;
+  for (size_t at = 0; at + kManifestEntryBytes <= manifest.size(); at += kManifestEntryBytes) {
+    if (!decode_manifest_entry(manifest.subspan(at), e)) continue;
+    if (e.op == kManifestAdd) stored[e.key] = e.location;
+    else if (e.op == kManifestDelete) stored.erase(e.key);
+  }
+  return stored;
 }
 
 struct FragmentServer::Rebuild {
@@ -93,6 +136,11 @@ FragmentServer::FragmentServer(Runtime& runtime, std::shared_ptr<const DataPathC
       skip_fsync_(config_->inject_bug == "skip_fsync") {}
 
 FragmentServer::~FragmentServer() = default;
+
+const FragmentLocation* FragmentServer::location(FileId file, const RecordId& record, uint32_t index) const {
+  auto found = index_.find(Key{file, record, index});
+  return found == index_.end() ? nullptr : &found->second.location;
+}
 
 bool FragmentServer::holds(FileId file, const RecordId& record, uint32_t index) const {
   return index_.count(Key{file, record, index}) > 0;
@@ -125,26 +173,18 @@ void FragmentServer::replay_manifest(const DiskCompletion& done) {
   if (done.data.is_real()) replay_carry_.insert(replay_carry_.end(), done.data.bytes->begin(), done.data.bytes->end());
   else replay_carry_.resize(replay_carry_.size() + got, 0);  // cannot happen: the manifest is always real bytes
   size_t used = 0;
+  ManifestEntry e;
   for (; used + kManifestEntryBytes <= replay_carry_.size(); used += kManifestEntryBytes) {
-    ByteSpan entry(replay_carry_.data() + used, kManifestEntryBytes);
-    WireReader r(entry);
-    uint8_t op = 0, version = 0;
-    uint16_t reserved = 0;
-    Key key;
-    uint64_t size = 0;
-    uint32_t crc = 0;
-    const bool parsed = r.u8(op) && r.u8(version) && r.u16(reserved) && r.u32(key.index) && r.u64(key.file) &&
-                        r.u64(key.record.client) && r.u64(key.record.sequence) && r.u64(size) && r.u32(crc);
-    if (!parsed || version != kManifestVersion || crc != crc32c(entry.first(kManifestEntryBytes - 4))) {
+    if (!decode_manifest_entry(ByteSpan(replay_carry_).subspan(used), e)) {
       runtime_.count("datapath.manifest_entry_corrupt");
       continue;
     }
-    if (op == kManifestAdd) {
-      index_[key] = Stored{size, 0, false};
-    } else if (op == kManifestDelete) {
-      index_.erase(key);
-    } else if (op == kManifestConfirm) {
-      if (auto found = index_.find(key); found != index_.end()) found->second.confirmed = true;
+    if (e.op == kManifestAdd) {
+      index_[e.key] = Stored{e.location, 0, false};
+    } else if (e.op == kManifestDelete) {
+      index_.erase(e.key);
+    } else if (e.op == kManifestConfirm) {
+      if (auto found = index_.find(e.key); found != index_.end()) found->second.confirmed = true;
     }
   }
   replay_carry_.erase(replay_carry_.begin(), replay_carry_.begin() + static_cast<std::ptrdiff_t>(used));
@@ -161,6 +201,25 @@ void FragmentServer::replay_manifest(const DiskCompletion& done) {
 void FragmentServer::finish_recovery() {
   ready_ = true;
   replay_carry_.clear();
+  // Live bytes per log; appends go to a fresh log. Logs below it that hold nothing live are removed
+  // (their removal may have been lost in the crash; removing a missing file is harmless).
+  logs_.clear();
+  uint32_t next_log = 0;
+  for (const auto& [key, stored] : index_) {
+    logs_[stored.location.log].live_bytes += stored.location.size;
+    next_log = std::max(next_log, stored.location.log + 1);
+  }
+  for (uint32_t log = 0; log < next_log; ++log) {
+    if (logs_.count(log) == 0) runtime_.disk_remove(fragment_log_file(log), make_tag(kTagRemove, 0));
+  }
+  open_log_ = next_log;
+  log_open_ = false;
+  open_log();
+  std::vector<uint32_t> sealed;
+  for (const auto& [log, file] : logs_) {
+    if (log != open_log_) sealed.push_back(log);
+  }
+  for (uint32_t log : sealed) tend_log(log);
   // Store times are not in the manifest (and the local clock may have restarted): the grace starts over.
   const TimeNs now = runtime_.local_now_ns();
   unconfirmed_checks_.clear();
@@ -238,10 +297,10 @@ void FragmentServer::on_timer(TimerId id, uint64_t tag) {
 void FragmentServer::on_disk(const DiskCompletion& done) {
   const uint64_t id = tag_id(done.tag);
   switch (tag_kind(done.tag)) {
-    case kTagStoreWrite: store_disk_done(id, DiskOpKind::kWrite, done.status); break;
-    case kTagStoreSync: store_disk_done(id, DiskOpKind::kSync, done.status); break;
-    case kTagManifestWrite: manifest_disk_done(id, DiskOpKind::kWrite, done.status); break;
-    case kTagManifestSync: manifest_disk_done(id, DiskOpKind::kSync, done.status); break;
+    case kTagStoreWrite: store_written(id, done.status); break;
+    case kTagLogSync: batch_disk_done(id, false, done.status); break;
+    case kTagManifestWrite: batch_disk_done(id, false, done.status); break;
+    case kTagManifestSync: batch_disk_done(id, true, done.status); break;
     case kTagFetchRead: fetch_disk_done(id, done); break;
     case kTagManifestRead: replay_manifest(done); break;
     default: break;  // removals: nothing waits for them
@@ -283,33 +342,87 @@ void FragmentServer::on_store(const Envelope& from, const StoreFragment& m) {
   begin_store(std::move(store));
 }
 
+// ---- log files ----
+
+FragmentLocation FragmentServer::allocate(uint64_t size) {
+  if (!log_open_ || (open_log_bytes_ > 0 && open_log_bytes_ + size > config_->log_file_bytes)) open_log();
+  const FragmentLocation location{open_log_, open_log_bytes_, size};
+  open_log_bytes_ += size;
+  ++logs_[open_log_].stores_in_flight;
+  if (unsynced_logs_.empty() || unsynced_logs_.back() != open_log_) unsynced_logs_.push_back(open_log_);
+  return location;
+}
+
+void FragmentServer::open_log() {
+  const bool seal = log_open_;
+  const uint32_t sealed = open_log_;
+  if (seal) ++open_log_;
+  log_open_ = true;
+  open_log_bytes_ = 0;
+  logs_[open_log_];
+  // Whatever an earlier incarnation left under this name is not in the manifest: start empty.
+  runtime_.disk_remove(fragment_log_file(open_log_), make_tag(kTagRemove, 0));
+  if (seal) tend_log(sealed);
+}
+
+void FragmentServer::add_live(const FragmentLocation& location) { logs_[location.log].live_bytes += location.size; }
+
+void FragmentServer::remove_live(const FragmentLocation& location) {
+  auto it = logs_.find(location.log);
+  require(it != logs_.end() && it->second.live_bytes >= location.size, "live bytes of a log");
+  it->second.live_bytes -= location.size;
+  tend_log(location.log);
+}
+
+// A sealed log with nothing live and nothing being written is removed; one mostly dead is cleaned.
+void FragmentServer::tend_log(uint32_t log) {
+  auto it = logs_.find(log);
+  if (it == logs_.end() || (log_open_ && log == open_log_) || it->second.stores_in_flight > 0) return;
+  if (it->second.live_bytes == 0) {
+    logs_.erase(it);
+    runtime_.disk_remove(fragment_log_file(log), make_tag(kTagRemove, 0));
+    ++logs_removed_;
+    runtime_.count("datapath.fragment_log_removed");
+    if (cleaning_ && cleaning_log_ == log) cleaning_ = false;
+    start_cleaning();
+    return;
+  }
+  start_cleaning();
+}
+
+// ---- store ----
+
 void FragmentServer::begin_store(Store store) {
   const uint64_t id = next_id_++;
-  const std::string file = fragment_file(store.key.file, store.key.record, store.key.index);
-  const uint64_t size = store.data.size;
-  const Key key = store.key;
-  stores_.emplace(id, std::move(store));
-  runtime_.disk_write(file, 0, stores_.at(id).data, make_tag(kTagStoreWrite, id));
-  // Persist before acknowledging: the reply waits for this sync and for the manifest batch naming it.
-  if (!skip_fsync_) runtime_.disk_sync(file, make_tag(kTagStoreSync, id));
-  stores_.at(id).manifest_batch = append_manifest(kManifestAdd, key, size);
+  store.location = allocate(store.data.size);
+  const FragmentLocation location = store.location;
+  auto [it, inserted] = stores_.emplace(id, std::move(store));
+  require(inserted, "store id reused");
+  runtime_.disk_write(fragment_log_file(location.log), location.offset, it->second.data, make_tag(kTagStoreWrite, id));
+}
+
+// The write reached the disk's cache. Its manifest entry goes into the next batch, whose flush first
+// syncs the logs written since the last one: the reply waits for that batch to be durable.
+void FragmentServer::store_written(uint64_t id, const Status& status) {
+  auto it = stores_.find(id);
+  if (it == stores_.end()) return;
+  Store& store = it->second;
+  if (!status.is_ok()) store.status = status.code();
+  if (store.status == StatusCode::kOk && store.move) {
+    // Moved only if the fragment is still where the cleaner read it (not deleted or replaced meanwhile).
+    auto found = index_.find(store.key);
+    if (found == index_.end() || found->second.location != store.moved_from) store.status = StatusCode::kConflict;
+  }
+  if (store.status != StatusCode::kOk) return finish_store(id, store);
+  store.manifest_batch = append_manifest(kManifestAdd, store.key, store.location);
+  // skip_fsync (deliberate bug): acknowledge once the write reached the cache, never sync.
+  if (skip_fsync_) finish_store(id, store);
 }
 
 // Entries queue up while a batch is being written and synced; the next batch takes all of them with one
 // write and one sync (group commit), so a loaded server pays far less than two disk operations a store.
-uint64_t FragmentServer::append_manifest(uint8_t op, const Key& key, uint64_t size) {
-  const size_t at = manifest_pending_.size();
-  WireWriter w(manifest_pending_);
-  w.u8(op);
-  w.u8(kManifestVersion);
-  w.u16(0);
-  w.u32(key.index);
-  w.u64(key.file);
-  w.u64(key.record.client);
-  w.u64(key.record.sequence);
-  w.u64(size);
-  w.u32(crc32c(ByteSpan(manifest_pending_).subspan(at)));
-  require(manifest_pending_.size() - at == kManifestEntryBytes, "manifest entry size");
+uint64_t FragmentServer::append_manifest(uint8_t op, const Key& key, const FragmentLocation& location) {
+  encode_manifest_entry(ManifestEntry{op, key, location}, manifest_pending_);
   const uint64_t batch = manifest_next_batch_;
   flush_manifest();
   return batch;
@@ -319,6 +432,11 @@ void FragmentServer::flush_manifest() {
   if (manifest_flush_in_flight_ || manifest_pending_.empty()) return;
   const uint64_t batch = manifest_next_batch_++;
   const uint64_t bytes = manifest_pending_.size();
+  // The disk runs operations in order: the log syncs finish before the manifest names their fragments.
+  if (!skip_fsync_) {
+    for (uint32_t log : unsynced_logs_) runtime_.disk_sync(fragment_log_file(log), make_tag(kTagLogSync, batch));
+  }
+  unsynced_logs_.clear();
   runtime_.disk_write(kFragmentManifestFile, manifest_bytes_, Payload::real(std::move(manifest_pending_)),
                       make_tag(kTagManifestWrite, batch));
   manifest_pending_ = Bytes{};
@@ -331,30 +449,17 @@ void FragmentServer::flush_manifest() {
   runtime_.disk_sync(kFragmentManifestFile, make_tag(kTagManifestSync, batch));
 }
 
-void FragmentServer::store_disk_done(uint64_t id, DiskOpKind kind, const Status& status) {
-  auto it = stores_.find(id);
-  if (it == stores_.end()) return;
-  Store& store = it->second;
-  if (!status.is_ok() && store.status == StatusCode::kOk) store.status = status.code();
-  if (kind == DiskOpKind::kWrite) {
-    // skip_fsync (deliberate bug): acknowledge once the write reached the cache, never sync.
-    if (skip_fsync_ || store.status != StatusCode::kOk) finish_store(id, store);
-    return;
-  }
-  store.fragment_synced = true;
-  if (store.status != StatusCode::kOk || store.manifest_batch <= manifest_durable_batch_) finish_store(id, store);
-}
-
-void FragmentServer::manifest_disk_done(uint64_t batch, DiskOpKind kind, const Status& status) {
+// A batch's log syncs, manifest write and manifest sync; the last completes the batch.
+void FragmentServer::batch_disk_done(uint64_t batch, bool completes, const Status& status) {
   if (!status.is_ok()) {
     runtime_.count("datapath.manifest_write_failed");
     for (auto& [id, store] : stores_) {
       if (store.manifest_batch == batch && store.status == StatusCode::kOk) store.status = status.code();
     }
   }
-  if (kind == DiskOpKind::kWrite) return;
+  if (!completes) return;
   manifest_flush_in_flight_ = false;
-  if (status.is_ok()) manifest_durable_batch_ = batch;
+  manifest_durable_batch_ = std::max(manifest_durable_batch_, batch);
   finish_stores();
   flush_manifest();
 }
@@ -362,9 +467,7 @@ void FragmentServer::manifest_disk_done(uint64_t batch, DiskOpKind kind, const S
 void FragmentServer::finish_stores() {
   std::vector<uint64_t> ready;
   for (const auto& [id, store] : stores_) {
-    if (store.fragment_synced && (store.manifest_batch <= manifest_durable_batch_ || store.status != StatusCode::kOk)) {
-      ready.push_back(id);
-    }
+    if (store.manifest_batch != 0 && store.manifest_batch <= manifest_durable_batch_) ready.push_back(id);
   }
   std::sort(ready.begin(), ready.end());  // replies in store order, whatever the map's order
   for (uint64_t id : ready) finish_store(id, stores_.at(id));
@@ -372,21 +475,37 @@ void FragmentServer::finish_stores() {
 
 void FragmentServer::finish_store(uint64_t id, Store& store) {
   const StatusCode status = store.status;
+  LogFile& log = logs_[store.location.log];
+  require(log.stores_in_flight > 0, "stores in flight of a log");
+  --log.stores_in_flight;
   if (status == StatusCode::kOk) {
-    Stored& stored = index_[store.key];
-    stored = Stored{store.data.size, 0, false};
+    add_live(store.location);  // before the old copy is let go: both may be in one log
+    auto [found, inserted] = index_.try_emplace(store.key);
+    Stored& stored = found->second;
+    const FragmentLocation old = stored.location;
+    const bool confirmed = !inserted && stored.confirmed;
+    stored = Stored{store.location, 0, confirmed};
     checked(store.key, stored, runtime_.local_now_ns());
+    if (!inserted) remove_live(old);  // stored again (a rebuild) or moved: the old copy is dead
+  } else if (!store.move) {
+    runtime_.count("datapath.store_failed");
   }
-  else runtime_.count("datapath.store_failed");
-  const uint64_t rebuild = store.rebuild;
-  if (rebuild == 0) {
+  if (store.move) {
+    if (clean_in_flight_ > 0) --clean_in_flight_;
+    if (status == StatusCode::kOk) runtime_.count("datapath.fragment_moved");
+  } else if (store.rebuild == 0) {
     auto reply = std::make_shared<StoreFragmentReply>();
     reply->request_id = store.request_id;
     reply->status = status;
     runtime_.send(store.reply_to.from, store.reply_to.from_port, std::move(reply));
   }
+  const uint64_t rebuild = store.rebuild;
+  const bool move = store.move;
+  const uint32_t written_to = store.location.log;
   stores_.erase(id);
+  tend_log(written_to);
   if (rebuild != 0) rebuild_reply(rebuild, status);
+  if (move) clean_next();
 }
 
 // ---- fetch ----
@@ -397,8 +516,8 @@ void FragmentServer::on_fetch(const Envelope& from, const FetchFragment& m) {
   StatusCode status = StatusCode::kOk;
   if (fetches_.size() >= options_.fetches_max) status = StatusCode::kUnavailable;
   else if (found == index_.end()) status = StatusCode::kNotFound;
-  else if (m.length > 0 && (m.offset > found->second.size - kFragmentHeaderBytes ||
-                            m.length > found->second.size - kFragmentHeaderBytes - m.offset))
+  else if (m.length > 0 && (m.offset > found->second.location.size - kFragmentHeaderBytes ||
+                            m.length > found->second.location.size - kFragmentHeaderBytes - m.offset))
     status = StatusCode::kInvalidArgument;
   if (status != StatusCode::kOk) {
     auto reply = std::make_shared<FetchFragmentReply>();
@@ -409,17 +528,28 @@ void FragmentServer::on_fetch(const Envelope& from, const FetchFragment& m) {
     runtime_.send(from.from, from.from_port, std::move(reply));
     return;
   }
-  const uint64_t id = next_id_++;
+  const FragmentLocation& location = found->second.location;
   const bool whole = m.length == 0;
-  fetches_.emplace(id, Fetch{key, from, m.request_id, m.offset, whole, false});
-  const std::string file = fragment_file(key.file, key.record, key.index);
-  if (whole) runtime_.disk_read(file, 0, found->second.size, make_tag(kTagFetchRead, id));
-  else runtime_.disk_read(file, kFragmentHeaderBytes + m.offset, m.length, make_tag(kTagFetchRead, id));
+  Fetch fetch;
+  fetch.reply_to = from;
+  fetch.request_id = m.request_id;
+  fetch.offset = m.offset;
+  fetch.whole = whole;
+  if (whole) read_fragment(key, location, std::move(fetch), 0, location.size);
+  else read_fragment(key, location, std::move(fetch), kFragmentHeaderBytes + m.offset, m.length);
 }
 
-StatusCode FragmentServer::check_whole(const Key& key, const Payload& data) const {
-  auto found = index_.find(key);
-  if (found != index_.end() && data.size != found->second.size) return StatusCode::kCorrupt;  // torn or truncated
+void FragmentServer::read_fragment(const Key& key, const FragmentLocation& location, Fetch fetch, uint64_t offset,
+                                   uint64_t length) {
+  const uint64_t id = next_id_++;
+  fetch.key = key;
+  fetch.location = location;
+  fetches_.emplace(id, std::move(fetch));
+  runtime_.disk_read(fragment_log_file(location.log), location.offset + offset, length, make_tag(kTagFetchRead, id));
+}
+
+StatusCode FragmentServer::check_whole(const Key& key, uint64_t size, const Payload& data) const {
+  if (data.size != size) return StatusCode::kCorrupt;  // torn or truncated
   if (!data.is_real()) return data.rot_flips > 0 ? StatusCode::kCorrupt : StatusCode::kOk;
   Result<FragmentParts> parts = decode_fragment(*data.bytes);
   if (!parts.is_ok()) return StatusCode::kCorrupt;  // a wrong CRC, or rot in the header itself
@@ -442,22 +572,27 @@ void FragmentServer::report_corrupt(const Key& key) {
 void FragmentServer::fetch_disk_done(uint64_t id, const DiskCompletion& done) {
   auto it = fetches_.find(id);
   if (it == fetches_.end()) return;
-  const Fetch fetch = it->second;
+  const Fetch fetch = std::move(it->second);
   fetches_.erase(it);
   StatusCode status = done.status.code();
   if (status == StatusCode::kNotFound) forget_missing(fetch.key);
   if (status == StatusCode::kOk && fetch.whole) {
     charge_checksum(done.data.size > kFragmentHeaderBytes ? done.data.size - kFragmentHeaderBytes : 0);
-    status = check_whole(fetch.key, done.data);
+    status = check_whole(fetch.key, fetch.location.size, done.data);
     if (status == StatusCode::kCorrupt) {
-      runtime_.count(fetch.scrub ? "datapath.scrub_corrupt" : "datapath.fetch_corrupt");
+      runtime_.count(fetch.purpose == Fetch::For::kScrub      ? "datapath.scrub_corrupt"
+                     : fetch.purpose == Fetch::For::kCleaner ? "datapath.clean_corrupt"
+                                                             : "datapath.fetch_corrupt");
       report_corrupt(fetch.key);
     }
   }
-  if (fetch.scrub) {
-    --scrub_in_flight_;
-    scrub_next();
-    return;
+  switch (fetch.purpose) {
+    case Fetch::For::kScrub:
+      --scrub_in_flight_;
+      return scrub_next();
+    case Fetch::For::kCleaner:
+      return cleaner_read_done(fetch, status, done.data);
+    case Fetch::For::kReader: break;
   }
   auto reply = std::make_shared<FetchFragmentReply>();
   reply->request_id = fetch.request_id;
@@ -478,17 +613,20 @@ void FragmentServer::on_delete(const DeleteFragments& m) {
 }
 
 void FragmentServer::drop_fragment(const Key& key) {
-  const bool known = index_.erase(key) > 0;
-  runtime_.disk_remove(fragment_file(key.file, key.record, key.index), make_tag(kTagRemove, 0));
-  // Durable with the next batch; a delete lost in a crash only leaves an index entry whose file is
-  // gone, which the first fetch or scrub of it drops.
-  if (known) append_manifest(kManifestDelete, key, 0);
+  auto found = index_.find(key);
+  if (found == index_.end()) return;
+  const FragmentLocation location = found->second.location;
+  index_.erase(found);
+  // Durable with the next batch; a delete lost in a crash brings the fragment back after the restart,
+  // where the next orphan question (or recheck) deletes it again.
+  append_manifest(kManifestDelete, key, FragmentLocation{});
+  remove_live(location);
 }
 
 void FragmentServer::forget_missing(const Key& key) {
-  if (index_.erase(key) == 0) return;
+  if (!index_.count(key)) return;
   runtime_.count("datapath.fragment_missing");
-  append_manifest(kManifestDelete, key, 0);
+  drop_fragment(key);
 }
 
 // ---- scrub ----
@@ -498,9 +636,7 @@ void FragmentServer::start_scrub() {
   scrub_queue_.clear();
   scrub_queue_.reserve(index_.size());
   for (const auto& [key, stored] : index_) scrub_queue_.push_back(key);
-  std::sort(scrub_queue_.begin(), scrub_queue_.end(), [](const Key& a, const Key& b) {
-    return std::tie(a.file, a.record, a.index) < std::tie(b.file, b.record, b.index);
-  });
+  std::sort(scrub_queue_.begin(), scrub_queue_.end());
   scrub_position_ = 0;
   scrub_running_ = true;
   scrub_next();
@@ -511,16 +647,85 @@ void FragmentServer::scrub_next() {
     const Key key = scrub_queue_[scrub_position_++];
     auto found = index_.find(key);
     if (found == index_.end()) continue;  // deleted since the pass began
-    const uint64_t id = next_id_++;
-    fetches_.emplace(id, Fetch{key, Envelope{}, 0, 0, true, true});
     ++scrub_in_flight_;
-    runtime_.disk_read(fragment_file(key.file, key.record, key.index), 0, found->second.size, make_tag(kTagFetchRead, id));
+    Fetch fetch;
+    fetch.whole = true;
+    fetch.purpose = Fetch::For::kScrub;
+    read_fragment(key, found->second.location, std::move(fetch), 0, found->second.location.size);
   }
   if (scrub_running_ && scrub_in_flight_ == 0 && scrub_position_ >= scrub_queue_.size()) {
     scrub_running_ = false;
     ++scrub_passes_;
     runtime_.count("datapath.scrub_pass");
   }
+}
+
+// ---- cleaning ----
+
+void FragmentServer::start_cleaning() {
+  if (cleaning_ || !ready_) return;
+  // The sealed log with the fewest live bytes, if it is below the threshold and not being written.
+  const double threshold = config_->log_clean_below * static_cast<double>(config_->log_file_bytes);
+  std::optional<uint32_t> pick;
+  uint64_t least = 0;
+  for (const auto& [log, file] : logs_) {
+    if ((log_open_ && log == open_log_) || file.stores_in_flight > 0 || static_cast<double>(file.live_bytes) >= threshold) continue;
+    if (!pick || file.live_bytes < least) {
+      pick = log;
+      least = file.live_bytes;
+    }
+  }
+  if (!pick) return;
+  cleaning_ = true;
+  cleaning_log_ = *pick;
+  clean_queue_.clear();
+  std::vector<std::pair<uint64_t, Key>> live;
+  for (const auto& [key, stored] : index_) {
+    if (stored.location.log == cleaning_log_) live.emplace_back(stored.location.offset, key);
+  }
+  std::sort(live.begin(), live.end());
+  for (const auto& [offset, key] : live) clean_queue_.push_back(key);
+  clean_position_ = 0;
+  runtime_.count("datapath.fragment_log_cleaned");
+  clean_next();
+}
+
+void FragmentServer::clean_next() {
+  if (!cleaning_) return;
+  while (clean_in_flight_ < std::max<uint32_t>(options_.clean_reads_in_flight, 1) && clean_position_ < clean_queue_.size()) {
+    const Key key = clean_queue_[clean_position_++];
+    auto found = index_.find(key);
+    if (found == index_.end() || found->second.location.log != cleaning_log_) continue;  // gone or moved since
+    ++clean_in_flight_;
+    Fetch fetch;
+    fetch.whole = true;
+    fetch.purpose = Fetch::For::kCleaner;
+    read_fragment(key, found->second.location, std::move(fetch), 0, found->second.location.size);
+  }
+  if (clean_in_flight_ == 0 && clean_position_ >= clean_queue_.size()) {
+    // Done: the log is removed once its last live byte is gone (tend_log); fragments that could not be
+    // moved keep it until a later pass.
+    cleaning_ = false;
+    tend_log(cleaning_log_);
+  }
+}
+
+void FragmentServer::cleaner_read_done(const Fetch& fetch, StatusCode status, const Payload& data) {
+  auto found = index_.find(fetch.key);
+  const bool still_there = found != index_.end() && found->second.location == fetch.location;
+  if (still_there && status == StatusCode::kOk) {
+    Store store;
+    store.key = fetch.key;
+    store.data = data;
+    store.move = true;
+    store.moved_from = fetch.location;
+    return begin_store(std::move(store));  // the read's slot passes to the move
+  }
+  // A corrupt copy is not carried forward: it was reported to the catalog (which has it rebuilt) and is
+  // dropped here, so the log can go.
+  if (still_there && status == StatusCode::kCorrupt) drop_fragment(fetch.key);
+  --clean_in_flight_;
+  clean_next();
 }
 
 // ---- orphan collection ----
@@ -675,7 +880,7 @@ void FragmentServer::apply_fates(const OrphanQuery& q, const RecordStatusReply& 
         runtime_.count("datapath.orphan_fragments_deleted");
         break;
       case RecordFate::kCurrent:
-        if (!found->second.confirmed) append_manifest(kManifestConfirm, key, 0);
+        if (!found->second.confirmed) append_manifest(kManifestConfirm, key, FragmentLocation{});
         found->second.confirmed = true;
         checked(key, found->second, now);
         break;
@@ -773,8 +978,8 @@ void FragmentServer::on_rebuild_fetch_reply(const Envelope& from, const FetchFra
   bool healthy = m.status == StatusCode::kOk && m.index == j && m.data.is_real() == config_->real_payload;
   if (healthy) {
     charge_checksum(b.record.layout.fragment_bytes);
-    healthy = check_whole(Key{b.record.file_id, b.record.record_id, j}, m.data) == StatusCode::kOk &&
-              m.data.size == kFragmentHeaderBytes + b.record.layout.fragment_bytes;
+    healthy = check_whole(Key{b.record.file_id, b.record.record_id, j}, kFragmentHeaderBytes + b.record.layout.fragment_bytes,
+                          m.data) == StatusCode::kOk;
     // The record's map is the authority: a fragment must also match the CRC the writer committed.
     if (healthy && m.data.is_real()) {
       healthy = crc32c(ByteSpan(*m.data.bytes).subspan(kFragmentHeaderBytes)) == b.record.fragments[j].crc32c;

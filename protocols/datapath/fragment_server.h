@@ -12,15 +12,21 @@
 // record reported abandoned can never commit later: its fragments are deleted here. A record reported
 // current is remembered as confirmed (also in the manifest).
 //
-// Disk layout: fragment i of record (c, s) of file f is the file "frag/<f>/<c>.<s>.<i>" (fragment header
-// then body, real or synthetic); "frag/manifest" is an append-only log of the fragments stored and
-// deleted, and of the fragments whose record was confirmed (one CRC-protected entry each), replayed at start so the server knows what it holds and how
-// large each fragment is after a restart. Its fsync stands for the directory fsync a real file system
-// needs; entries are written and synced in batches, so concurrent stores share one (group commit).
+// Disk layout (log-structured): fragments are appended to log files "frag/log/<n>" (fragment header then
+// body, real or synthetic), one log open for appends at a time and a new one once it reaches
+// log_file_bytes. "frag/manifest" is an append-only log of where each fragment lies (log, offset, size),
+// of deletions and of confirmations (one CRC-protected entry each), replayed at start so the server knows
+// what it holds after a restart. Stores are made durable in batches (group commit): the log files written
+// since the last batch are synced, then the batch's manifest entries are written and synced, and every
+// store of the batch is acknowledged. A restart opens a fresh log, so a torn tail is never appended to.
+// A sealed log whose live bytes drop below log_clean_below of its size is cleaned: its live fragments are
+// read back (CRC-checked), appended to the open log under new manifest entries, and the log is removed
+// once none of its bytes are live.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -34,13 +40,36 @@
 
 namespace pbfs::datapath {
 
-// "frag/<file>/<client>.<seq>.<index>"
-std::string fragment_file(FileId file, const RecordId& record, uint32_t index);
+// A fragment on a server: fragment `index` of record `record` of file `file`.
+struct FragmentKey {
+  FileId file = 0;
+  RecordId record;
+  uint32_t index = 0;
+  bool operator==(const FragmentKey&) const = default;
+  auto operator<=>(const FragmentKey&) const = default;
+};
+struct FragmentKeyHash {
+  size_t operator()(const FragmentKey& k) const;
+};
+// Where a stored fragment lies: `size` bytes (header + body) at `offset` of log file `log`.
+struct FragmentLocation {
+  uint32_t log = 0;
+  uint64_t offset = 0;
+  uint64_t size = 0;
+  bool operator==(const FragmentLocation&) const = default;
+};
+
+std::string fragment_log_file(uint32_t log);  // "frag/log/<log>"
 inline constexpr const char* kFragmentManifestFile = "frag/manifest";
+
+// The fragments a manifest's bytes list as stored, and where: what a restart finds (tests and the
+// durability checker read a disk's durable manifest with it). Corrupt entries are skipped.
+std::unordered_map<FragmentKey, FragmentLocation, FragmentKeyHash> read_manifest(ByteSpan manifest);
 
 struct FragmentServerOptions {
   uint32_t scrub_reads_in_flight = 2;  // a scrub pass reads this many fragments at a time
   uint32_t deferred_max = 4096;        // requests held while the manifest is replayed; more get kUnavailable
+  uint32_t clean_reads_in_flight = 4; // the cleaner reads this many live fragments at a time
   uint32_t rebuilds_max = 64;          // concurrent RebuildFragment requests; more get kUnavailable
   uint32_t stores_max = 4096;          // stores in progress; more get kUnavailable (the writer moves on)
   uint32_t fetches_max = 4096;         // fetches in progress; more get kUnavailable (the reader asks another)
@@ -66,22 +95,22 @@ class FragmentServer final : public Role {
   bool holds(FileId file, const RecordId& record, uint32_t index) const;
   uint64_t scrub_passes() const { return scrub_passes_; }
   uint64_t orphan_passes() const { return orphan_passes_; }  // finished orphan passes
+  uint64_t logs_removed() const { return logs_removed_; }
+  const FragmentLocation* location(FileId file, const RecordId& record, uint32_t index) const;
   bool confirmed(FileId file, const RecordId& record, uint32_t index) const;  // its record was seen current
 
  private:
-  struct Key {
-    FileId file = 0;
-    RecordId record;
-    uint32_t index = 0;
-    bool operator==(const Key&) const = default;
-  };
-  struct KeyHash {
-    size_t operator()(const Key& k) const;
-  };
+  using Key = FragmentKey;
   struct Stored {
-    uint64_t size = 0;            // bytes on disk (header + body)
+    FragmentLocation location;
     TimeNs checked_local_ns = 0;  // stored, or last asked about (local clock; reset by a restart)
     bool confirmed = false;       // the catalog said its record is current
+  };
+  // A log file: its live bytes (fragments the index places in it) and the stores still being written
+  // to it; a sealed log with neither is removed.
+  struct LogFile {
+    uint64_t live_bytes = 0;
+    uint32_t stores_in_flight = 0;
   };
   // One RecordStatus in flight: the fragments it asks about (all of one file).
   struct OrphanQuery {
@@ -92,15 +121,18 @@ class FragmentServer final : public Role {
     uint32_t attempts = 0;
     uint32_t redirects = 0;
   };
-  // Who waits for a store: a remote writer (StoreFragmentReply) or a local rebuild (RebuildFragmentReply).
+  // Who waits for a store: a remote writer (StoreFragmentReply), a local rebuild (RebuildFragmentReply)
+  // or the cleaner (a fragment moved out of `moved_from`).
   struct Store {
     Key key;
     Payload data;
+    FragmentLocation location;    // where it is being written
     Envelope reply_to;
     uint64_t request_id = 0;
-    uint64_t rebuild = 0;        // non-zero: the rebuild this store finishes
-    uint64_t manifest_batch = 0; // the manifest batch whose sync makes it known after a restart
-    bool fragment_synced = false;
+    uint64_t rebuild = 0;         // non-zero: the rebuild this store finishes
+    bool move = false;            // the cleaner copies a live fragment forward
+    FragmentLocation moved_from;
+    uint64_t manifest_batch = 0;  // once written: the manifest batch that makes it durable and known
     StatusCode status = StatusCode::kOk;
   };
   struct Fetch {
@@ -109,7 +141,8 @@ class FragmentServer final : public Role {
     uint64_t request_id = 0;
     uint64_t offset = 0;
     bool whole = false;
-    bool scrub = false;
+    enum class For : uint8_t { kReader, kScrub, kCleaner } purpose = For::kReader;
+    FragmentLocation location;  // where it was read
   };
   struct Rebuild;
   struct Deferred {
@@ -125,20 +158,29 @@ class FragmentServer final : public Role {
   void on_rebuild_fetch_reply(const Envelope& from, const FetchFragmentReply& m);
   void defer(const Envelope& from, const Message& message);
 
+  // Log files: space for a new fragment in the open log (a new log once it is full), and the upkeep of
+  // sealed ones (removal once dead, cleaning once mostly dead).
+  FragmentLocation allocate(uint64_t size);
+  void open_log();
+  void add_live(const FragmentLocation& location);
+  void remove_live(const FragmentLocation& location);
+  void tend_log(uint32_t log);
+
   void begin_store(Store store);
-  void store_disk_done(uint64_t id, DiskOpKind kind, const Status& status);
+  void store_written(uint64_t id, const Status& status);
   void finish_stores();
   void finish_store(uint64_t id, Store& store);
   // Queues a manifest entry and returns the batch that will carry it.
-  uint64_t append_manifest(uint8_t op, const Key& key, uint64_t size);
+  uint64_t append_manifest(uint8_t op, const Key& key, const FragmentLocation& location);
   void flush_manifest();
-  void manifest_disk_done(uint64_t batch, DiskOpKind kind, const Status& status);
+  void batch_disk_done(uint64_t batch, bool completes, const Status& status);
 
+  void read_fragment(const Key& key, const FragmentLocation& location, Fetch fetch, uint64_t offset, uint64_t length);
   void fetch_disk_done(uint64_t id, const DiskCompletion& done);
   // Checks a whole stored fragment against its key: kOk, kCorrupt (CRC, rot) or kMalformed (header).
-  StatusCode check_whole(const Key& key, const Payload& data) const;
+  StatusCode check_whole(const Key& key, uint64_t size, const Payload& data) const;
   void report_corrupt(const Key& key);
-  void forget_missing(const Key& key);  // the index names a file the disk no longer has
+  void forget_missing(const Key& key);  // the index names bytes the disk no longer has
 
   void replay_manifest(const DiskCompletion& done);
   void finish_recovery();
@@ -146,7 +188,11 @@ class FragmentServer final : public Role {
   void start_scrub();
   void scrub_next();
 
-  void drop_fragment(const Key& key);  // deletes the file and the index entry (manifest: with the next batch)
+  void start_cleaning();
+  void clean_next();
+  void cleaner_read_done(const Fetch& fetch, StatusCode status, const Payload& data);
+
+  void drop_fragment(const Key& key);  // forgets the fragment (manifest: with the next batch)
 
   void start_orphan_pass();
   // Marks a fragment checked now and queues its next check.
@@ -177,13 +223,20 @@ class FragmentServer final : public Role {
   Bytes replay_carry_;             // a partial manifest entry between two replay chunks
   uint64_t replay_offset_ = 0;
 
-  std::unordered_map<Key, Stored, KeyHash> index_;  // stored fragment -> its size and orphan state
+  std::unordered_map<Key, Stored, FragmentKeyHash> index_;  // stored fragment -> where, and orphan state
   // Unconfirmed fragments in the order they were last checked: a pass takes the due ones (older than
   // orphan_grace) from the front instead of scanning every fragment. An entry whose time no longer
   // matches its fragment's (checked again since, confirmed, or deleted) is stale and skipped. Confirmed
   // fragments are few to recheck and many to hold, so they are found by a scan every orphan_recheck / 4.
   std::deque<std::pair<TimeNs, Key>> unconfirmed_checks_;
   TimeNs last_recheck_scan_ns_ = 0;
+
+  std::map<uint32_t, LogFile> logs_;     // every log holding live bytes or being written, and the open one
+  uint32_t open_log_ = 0;                // appends go here
+  uint64_t open_log_bytes_ = 0;          // its length so far
+  bool log_open_ = false;
+  std::vector<uint32_t> unsynced_logs_;  // written since the last batch was flushed
+
   uint64_t manifest_bytes_ = 0;          // where the next batch is appended
   Bytes manifest_pending_;               // entries waiting for the next batch
   uint64_t manifest_next_batch_ = 1;
@@ -201,6 +254,14 @@ class FragmentServer final : public Role {
   uint32_t scrub_in_flight_ = 0;
   bool scrub_running_ = false;
   uint64_t scrub_passes_ = 0;
+
+  // The cleaner works on one sealed log at a time: its live fragments in offset order.
+  uint64_t logs_removed_ = 0;
+  bool cleaning_ = false;
+  uint32_t cleaning_log_ = 0;
+  std::vector<Key> clean_queue_;
+  size_t clean_position_ = 0;
+  uint32_t clean_in_flight_ = 0;  // reads and moves
 
   std::deque<OrphanQuery> orphan_queue_;                 // this pass's queries not yet sent
   std::unordered_map<uint64_t, OrphanQuery> orphan_queries_;  // in flight, by request id

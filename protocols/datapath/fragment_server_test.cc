@@ -4,6 +4,7 @@
 // real catalog replicas: orphan fragments (a writer that never committed, a lost DeleteFragments) are
 // deleted once their record is abandoned, and a committed record's fragments never are.
 #include "protocols/datapath/fragment_server.h"
+#include "protocols/datapath/fragment_sim_test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -73,24 +74,27 @@ class ReportSink final : public Role {
 class Vandal final : public Role {
  public:
   explicit Vandal(Runtime& runtime) : runtime_(runtime) {}
-  void flip(const std::string& file, uint64_t size, uint64_t byte, int bit) {
+  // Flips a bit of byte `byte` of `size` bytes at `offset` of `file`, behind the server's back.
+  void flip(const std::string& file, uint64_t offset, uint64_t size, uint64_t byte, int bit) {
     file_ = file;
+    offset_ = offset;
     byte_ = byte;
     bit_ = bit;
-    runtime_.disk_read(file, 0, size, 1);
+    runtime_.disk_read(file, offset, size, 1);
   }
   void on_message(const Envelope&, const Message&) override {}
   void on_disk(const DiskCompletion& done) override {
     if (done.tag != 1) return;
     Bytes bytes = *done.data.bytes;
     bytes.at(byte_) ^= static_cast<uint8_t>(1u << bit_);
-    runtime_.disk_write(file_, 0, Payload::real(std::move(bytes)), 2);
+    runtime_.disk_write(file_, offset_, Payload::real(std::move(bytes)), 2);
     runtime_.disk_sync(file_, 3);
   }
 
  private:
   Runtime& runtime_;
   std::string file_;
+  uint64_t offset_ = 0;
   uint64_t byte_ = 0;
   int bit_ = 0;
 };
@@ -128,9 +132,15 @@ struct Fixture {
   void at(TimeNs t, std::function<void(Probe&)> body) {
     world->kernel().at(t, [this, body] { world->with_role(probe_node, kPortProbe, [&](Role& r) { body(static_cast<Probe&>(r)); }); });
   }
-  void vandalize(TimeNs t, NodeId node, const std::string& file, uint64_t size, uint64_t byte) {
+  // Flips a bit of byte `byte` of fragment `index` of `record` (file 5) where node's server keeps it.
+  void vandalize(TimeNs t, NodeId node, const RecordId& record, uint32_t index, uint64_t byte) {
     world->kernel().at(t, [=, this] {
-      world->with_role(node, kPortVandal, [&](Role& r) { static_cast<Vandal&>(r).flip(file, size, byte, 3); });
+      const FragmentLocation* at = server(node).location(5, record, index);
+      ASSERT_NE(at, nullptr);
+      const FragmentLocation location = *at;
+      world->with_role(node, kPortVandal, [&](Role& r) {
+        static_cast<Vandal&>(r).flip(fragment_log_file(location.log), location.offset, location.size, byte, 3);
+      });
     });
   }
 };
@@ -141,12 +151,12 @@ struct RealRecord {
   std::vector<Bytes> stored;
 };
 
-RealRecord encode_record(const DataPathConfig& config, uint64_t length) {
+RealRecord encode_record(const DataPathConfig& config, uint64_t length, uint64_t sequence = 1) {
   RecordCodec codec;
   WriteRequest request;
   request.file_id = 5;
   request.extent = {1000, length};
-  request.record_id = {11, 1};
+  request.record_id = {11, sequence};
   request.crypto.segment_bytes = config.segment_bytes;
   request.crypto.key_salt[0] = 7;
   request.coding = config.coding;
@@ -188,12 +198,11 @@ TEST(FragmentServer, AStoreIsDurableBeforeItsReply) {
   for (const std::string bug : {"", "skip_fsync"}) {
     Fixture f(true, bug);
     const RealRecord r = encode_record(*f.config, 10000);
-    const std::string file = fragment_file(5, r.record.record_id, 0);
     bool durable_at_reply = false;
     f.at(kMillisecond, [&](Probe& p) {
       p.on_reply = [&](const Message&) {
-        const sim::Disk::File* stored = f.world->disk(1).durable_file(file);
-        durable_at_reply = stored != nullptr && stored->data == r.stored[0];
+        const auto stored = durable_fragment(f.world->disk(1), 5, r.record.record_id, 0);
+        durable_at_reply = stored && stored->bytes() == r.stored[0];
       };
       p.send(1, store_of(r, 0, 42));
     });
@@ -250,9 +259,8 @@ TEST(FragmentServer, RefusesAFragmentFiledUnderTheWrongIndex) {
 TEST(FragmentServer, ACorruptFragmentIsRefusedAndReportedToTheCatalogGroup) {
   Fixture f(true);
   const RealRecord r = encode_record(*f.config, 10000);
-  const std::string file = fragment_file(5, r.record.record_id, 0);
   f.at(kMillisecond, [&](Probe& p) { p.send(1, store_of(r, 0, 1)); });
-  f.vandalize(50 * kMillisecond, 1, file, r.stored[0].size(), kFragmentHeaderBytes + 77);
+  f.vandalize(50 * kMillisecond, 1, r.record.record_id, 0, kFragmentHeaderBytes + 77);
   f.at(100 * kMillisecond, [&](Probe& p) { p.send(1, fetch_of(r.record, 0, 2)); });
   const sim::RunSummary summary = f.world->run();
   ASSERT_EQ(f.probe().fetches.size(), 1u);
@@ -302,6 +310,84 @@ TEST(FragmentServer, ARestartReplaysTheManifest) {
   EXPECT_EQ(*replies[2].data.bytes, r.stored[2]);
 }
 
+// Twelve equal fragments fill three logs of four. Deleting three of the first log and three of the
+// second leaves both mostly dead: the cleaner copies their survivors forward and removes them. The
+// survivors read back byte for byte, before and after a restart; deleted fragments stay deleted.
+// With `rot`, the survivor of the first log is damaged first: the cleaner reports it and drops it
+// instead of carrying it forward.
+void clean_logs(bool rot) {
+  using sim::testing::counter;
+  Fixture f(true);
+  std::vector<RealRecord> records;
+  for (uint64_t seq = 1; seq <= 12; ++seq) records.push_back(encode_record(*f.config, 10000, seq));
+  const uint64_t size = records[0].stored[0].size();
+  f.config->log_file_bytes = 4 * size;
+  f.at(kMillisecond, [&](Probe& p) {
+    for (uint64_t i = 0; i < records.size(); ++i) p.send(3, store_of(records[i], 0, i));
+  });
+  if (rot) f.vandalize(40 * kMillisecond, 3, records[0].record.record_id, 0, kFragmentHeaderBytes + 9);
+  f.world->kernel().at(45 * kMillisecond, [&] {
+    for (uint64_t i = 0; i < records.size(); ++i) {
+      const FragmentLocation* at = f.server(3).location(5, records[i].record.record_id, 0);
+      ASSERT_NE(at, nullptr);
+      EXPECT_EQ(at->log, i / 4);
+      EXPECT_EQ(at->offset, (i % 4) * size);
+    }
+  });
+  const std::vector<size_t> deleted{1, 2, 3, 5, 6, 7}, kept{0, 4, 8, 9, 10, 11};
+  f.at(50 * kMillisecond, [&](Probe& p) {
+    auto del = std::make_shared<DeleteFragments>();
+    del->file_id = 5;
+    for (size_t i : deleted) del->fragments.push_back({records[i].record.record_id, 0});
+    p.send(3, del);
+  });
+  auto fetch_all = [&](TimeNs t, uint64_t base) {
+    f.at(t, [&, base](Probe& p) {
+      for (uint64_t i = 0; i < records.size(); ++i) p.send(3, fetch_of(records[i].record, 0, base + i));
+    });
+  };
+  fetch_all(200 * kMillisecond, 100);
+  f.world->kernel().at(300 * kMillisecond, [&] {
+    EXPECT_EQ(f.world->disk(3).durable_file(fragment_log_file(0)), nullptr) << "the first log was not removed";
+    EXPECT_EQ(f.world->disk(3).durable_file(fragment_log_file(1)), nullptr) << "the second log was not removed";
+    EXPECT_NE(f.world->disk(3).durable_file(fragment_log_file(2)), nullptr);
+    EXPECT_EQ(f.server(3).logs_removed(), 2u);
+    f.world->crash(3);
+  });
+  f.world->kernel().at(310 * kMillisecond, [&] { f.world->restart(3); });
+  fetch_all(400 * kMillisecond, 200);
+  const sim::RunSummary summary = f.world->run();
+  auto& replies = f.probe().fetches;
+  ASSERT_EQ(replies.size(), 2 * records.size());
+  std::sort(replies.begin(), replies.end(), [](const auto& a, const auto& b) { return a.request_id < b.request_id; });
+  for (uint64_t base : {100u, 200u}) {
+    for (uint64_t i = 0; i < records.size(); ++i) {
+      const FetchFragmentReply& reply = replies[(base == 100 ? 0 : records.size()) + i];
+      ASSERT_EQ(reply.request_id, base + i);
+      const bool gone = std::count(deleted.begin(), deleted.end(), i) > 0 || (rot && i == 0);
+      if (gone) {
+        EXPECT_EQ(reply.status, StatusCode::kNotFound) << "fragment " << i << " at " << base;
+      } else {
+        ASSERT_EQ(reply.status, StatusCode::kOk) << "fragment " << i << " at " << base;
+        EXPECT_EQ(*reply.data.bytes, records[i].stored[0]) << "fragment " << i << " at " << base;
+      }
+    }
+  }
+  EXPECT_EQ(f.server(3).fragment_count(), kept.size() - (rot ? 1 : 0));
+  // Survivors 0 and 4 move to log 3. The restart seals log 3 and opens log 4: with both survivors log 3 is
+  // half live and stays; with only fragment 4 (rot) it is mostly dead and fragment 4 moves once more.
+  EXPECT_EQ(counter(summary, "datapath.fragment_moved"), 2u);
+  EXPECT_EQ(counter(summary, "datapath.clean_corrupt"), rot ? 1u : 0u);
+  if (rot) {
+    ASSERT_FALSE(f.reports.empty());
+    EXPECT_EQ(f.reports[0].record_id, records[0].record.record_id);
+  }
+}
+
+TEST(FragmentServer, MostlyDeadLogsAreCleanedAndRemoved) { clean_logs(false); }
+
+TEST(FragmentServer, TheCleanerDropsARottenFragmentInsteadOfCopyingIt) { clean_logs(true); }
+
 TEST(FragmentServer, TheScrubFindsRotAndReportsIt) {
   for (const bool rot : {false, true}) {
     Fixture f(false, "", kSecond);
@@ -333,7 +419,7 @@ TEST(FragmentServer, ARebuildRecreatesTheFragmentByteForByte) {
     for (uint32_t i = 0; i < 6; ++i) p.send(i + 1, store_of(r, i, i));
   });
   // One source is corrupt: the rebuild must notice and use another.
-  f.vandalize(50 * kMillisecond, 1, fragment_file(5, r.record.record_id, 0), r.stored[0].size(), kFragmentHeaderBytes + 5);
+  f.vandalize(50 * kMillisecond, 1, r.record.record_id, 0, kFragmentHeaderBytes + 5);
   f.at(100 * kMillisecond, [&](Probe& p) {
     auto rebuild = std::make_shared<RebuildFragment>();
     rebuild->request_id = 77;
@@ -346,9 +432,9 @@ TEST(FragmentServer, ARebuildRecreatesTheFragmentByteForByte) {
   EXPECT_EQ(f.probe().rebuilds[0].request_id, 77u);
   EXPECT_EQ(f.probe().rebuilds[0].status, StatusCode::kOk);
   EXPECT_EQ(f.probe().rebuilds[0].index, 2u);
-  const sim::Disk::File* rebuilt = f.world->disk(9).durable_file(fragment_file(5, r.record.record_id, 2));
-  ASSERT_NE(rebuilt, nullptr);
-  EXPECT_EQ(rebuilt->data, r.stored[2]);
+  const auto rebuilt = durable_fragment(f.world->disk(9), 5, r.record.record_id, 2);
+  ASSERT_TRUE(rebuilt);
+  EXPECT_EQ(rebuilt->bytes(), r.stored[2]);
   EXPECT_TRUE(f.server(9).holds(5, r.record.record_id, 2));
   EXPECT_EQ(summary.counters.at("datapath.fetch_corrupt"), 1u);
 }
@@ -505,7 +591,7 @@ struct OrphanCluster {
   uint32_t on_disk(const WriteRecord& r) {
     uint32_t n = 0;
     for (uint32_t i = 0; i < r.fragments.size(); ++i) {
-      n += world->disk(r.fragments[i].node).durable_file(fragment_file(r.file_id, r.record_id, i)) != nullptr ? 1 : 0;
+      n += durable_fragment(world->disk(r.fragments[i].node), r.file_id, r.record_id, i) ? 1 : 0;
     }
     return n;
   }

@@ -206,6 +206,10 @@ Status DataPathDeployment::read_protocol(const Scenario& scenario) {
   FieldReader gc = p.child("gc");
   c.orphan_grace_ns = gc.duration("orphan_grace", 60 * kSecond);
   c.orphan_recheck_ns = gc.duration("orphan_recheck", 600 * kSecond);
+  FieldReader store = p.child("fragment_store");
+  c.log_file_bytes = store.bytes("log_file_bytes", uint64_t{16} << 20);
+  if (c.log_file_bytes < (uint64_t{64} << 10)) store.fail("log_file_bytes", "must be at least 64 KiB");
+  c.log_clean_below = store.number("clean_below", 0.5, 0.0, 1.0);
   c.cpu_per_message_ns = p.duration("cpu_per_message", 2 * kMicrosecond);
   c.inject_bug = p.choice("inject_bug", "", {"", "stale_read", "gc_current", "skip_fsync", "diverge_replica", "abandon_current"});
   const std::string cost_file = p.string("cost_model", "");
@@ -213,7 +217,7 @@ Status DataPathDeployment::read_protocol(const Scenario& scenario) {
   coordination_node_ = static_cast<NodeId>(coordination.integer("node", 0, 0, scenario.node_count() - 1));
   session_timeout_ns_ = coordination.duration("session_timeout", 4 * kSecond);
   // Unknown keys in any sub-map are errors too (the readers share the first error).
-  for (FieldReader* sub : {&coding, &catalog, &gc, &coordination}) static_cast<void>(sub->finish());
+  for (FieldReader* sub : {&coding, &catalog, &gc, &store, &coordination}) static_cast<void>(sub->finish());
   Status status = p.finish();
   if (!status.is_ok()) return status;
 
@@ -502,9 +506,8 @@ sim::CheckerVerdict DataPathDeployment::check_durability(sim::World& world) {
   };
   std::vector<const datapath::Catalog*> best(config_->shards, nullptr);
   for (uint64_t shard = 0; shard < config_->shards; ++shard) best[shard] = best_replica(world, shard);
-  // Every fragment of every current acknowledged record is looked up on its node's disk. Millions of
-  // lookups at scale: they are done node by node, so each disk's file table is walked while it is in
-  // cache, and tallied per record.
+  // Every fragment of every current acknowledged record is looked up on its node's disk, node by node
+  // (each node's durable manifest is read once), and tallied per record.
   struct Lookup {
     NodeId node;
     uint32_t ack;       // index into acknowledged_
@@ -538,10 +541,20 @@ sim::CheckerVerdict DataPathDeployment::check_durability(sim::World& world) {
   std::sort(lookups.begin(), lookups.end(), [](const Lookup& x, const Lookup& y) {
     return x.node != y.node ? x.node < y.node : x.ack < y.ack;
   });
-  for (const Lookup& l : lookups) {
-    const Acknowledged& ack = acknowledged_[l.ack];
-    if (world.disk(l.node).durable_file(datapath::fragment_file(ack.file, ack.record, l.fragment)) != nullptr) {
-      ++present[l.ack];
+  // A fragment is durable when the node's durable manifest places it inside its log's durable bytes.
+  for (size_t at = 0; at < lookups.size();) {
+    const NodeId node = lookups[at].node;
+    const sim::Disk& disk = world.disk(node);
+    const sim::Disk::File* manifest = disk.durable_file(datapath::kFragmentManifestFile);
+    const auto stored = manifest != nullptr && manifest->real ? datapath::read_manifest(manifest->data)
+                                                               : decltype(datapath::read_manifest({})){};
+    for (; at < lookups.size() && lookups[at].node == node; ++at) {
+      const Lookup& l = lookups[at];
+      const Acknowledged& ack = acknowledged_[l.ack];
+      auto found = stored.find(datapath::FragmentKey{ack.file, ack.record, l.fragment});
+      if (found == stored.end()) continue;
+      const sim::Disk::File* log = disk.durable_file(datapath::fragment_log_file(found->second.log));
+      if (log != nullptr && log->size >= found->second.offset + found->second.size) ++present[l.ack];
     }
   }
   uint64_t checked = 0;

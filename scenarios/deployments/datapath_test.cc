@@ -6,6 +6,7 @@
 
 #include "scenarios/run.h"
 #include "scenarios/scenario.h"
+#include "sim/test_util.h"
 
 namespace pbfs {
 namespace {
@@ -53,10 +54,7 @@ double metric(const sim::RunSummary& s, const std::string& name) {
   return it == s.metrics.end() ? 0 : it->second;
 }
 
-uint64_t counter(const sim::RunSummary& s, const std::string& name) {
-  auto it = s.counters.find(name);
-  return it == s.counters.end() ? uint64_t{0} : it->second;
-}
+using sim::testing::counter;
 
 // Runs a scenario that must load and run, and expects `checker` to report it.
 void expect_checker_fails(const std::string& scenario, const std::vector<std::string>& overrides,
@@ -159,11 +157,14 @@ TEST(DataPathScenario, OrphanFragmentsOfAbandonedWritesAreDeleted) {
 TEST(DataPathScenario, BadProtocolFieldNamesFileLineAndField) {
   const Outcome o = run("pbfs-small-overwrites.yaml", {"protocol.coding.k=300"});
   EXPECT_NE(o.error.find("protocol.coding.k"), std::string::npos) << o.error;
+  const Outcome l = run("pbfs-small-overwrites.yaml", {"protocol.fragment_store.log_file_bytes=4KiB"});
+  EXPECT_NE(l.error.find("protocol.fragment_store.log_file_bytes: must be at least 64 KiB"), std::string::npos) << l.error;
   const Outcome c = run("pbfs-small-overwrites.yaml", {"checks.0=read_corectness"});
   EXPECT_NE(c.error.find("unknown checker"), std::string::npos) << c.error;
   // A misspelt key inside a protocol or workload sub-map is rejected, not ignored.
   for (const std::string& typo : {"protocol.catalog.replicaz=3", "protocol.coding.kk=3", "protocol.gc.grace=1s",
-                                  "protocol.coordination.nod=1", "workload.size.maximum=8KiB"}) {
+                                  "protocol.coordination.nod=1", "protocol.fragment_store.log_bytes=1MiB",
+                                  "workload.size.maximum=8KiB"}) {
     const Outcome t = run("pbfs-small-overwrites.yaml", {typo});
     const std::string field = typo.substr(0, typo.find('='));
     EXPECT_NE(t.error.find(field + ": unknown field"), std::string::npos) << typo << " -> " << t.error;
