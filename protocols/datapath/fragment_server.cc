@@ -98,20 +98,12 @@ enum FragmentState : uint8_t { kUntried = 0, kAsked = 1, kHealthy = 2, kFailed =
 
 std::string fragment_log_file(uint32_t log) { return "frag/log/" + std::to_string(log); }
 
-size_t FragmentKeyHash::operator()(const FragmentKey& k) const {
-  uint64_t x = k.file * 0x9e3779b97f4a7c15ull ^ k.record.client * 0xbf58476d1ce4e5b9ull ^
-               k.record.sequence * 0x94d049bb133111ebull ^ k.index;
-  x ^= x >> 31;
-  x *= 0xd6e8feb86659fd93ull;
-  return static_cast<size_t>(x ^ (x >> 32));
-}
-
-std::unordered_map<FragmentKey, FragmentLocation, FragmentKeyHash> read_manifest(ByteSpan manifest) {
-  std::unordered_map<FragmentKey, FragmentLocation, FragmentKeyHash> stored;
+FragmentTable<FragmentLocation> read_manifest(ByteSpan manifest) {
+  FragmentTable<FragmentLocation> stored;
   ManifestEntry e;
   for (size_t at = 0; at + kManifestEntryBytes <= manifest.size(); at += kManifestEntryBytes) {
     if (!decode_manifest_entry(manifest.subspan(at), e)) continue;
-    if (e.op == kManifestAdd) stored[e.key] = e.location;
+    if (e.op == kManifestAdd) *stored.try_emplace(e.key).first = e.location;
     else if (e.op == kManifestDelete) stored.erase(e.key);
   }
   return stored;
@@ -138,17 +130,17 @@ FragmentServer::FragmentServer(Runtime& runtime, std::shared_ptr<const DataPathC
 FragmentServer::~FragmentServer() = default;
 
 const FragmentLocation* FragmentServer::location(FileId file, const RecordId& record, uint32_t index) const {
-  auto found = index_.find(Key{file, record, index});
-  return found == index_.end() ? nullptr : &found->second.location;
+  const Stored* found = index_.find(Key{file, record, index});
+  return found == nullptr ? nullptr : &found->location;
 }
 
 bool FragmentServer::holds(FileId file, const RecordId& record, uint32_t index) const {
-  return index_.count(Key{file, record, index}) > 0;
+  return index_.contains(Key{file, record, index});
 }
 
 bool FragmentServer::confirmed(FileId file, const RecordId& record, uint32_t index) const {
-  auto found = index_.find(Key{file, record, index});
-  return found != index_.end() && found->second.confirmed;
+  const Stored* found = index_.find(Key{file, record, index});
+  return found != nullptr && found->confirmed;
 }
 
 void FragmentServer::charge_checksum(uint64_t bytes) {
@@ -180,11 +172,11 @@ void FragmentServer::replay_manifest(const DiskCompletion& done) {
       continue;
     }
     if (e.op == kManifestAdd) {
-      index_[e.key] = Stored{e.location, 0, false};
+      *index_.try_emplace(e.key).first = Stored{e.location, 0, false};
     } else if (e.op == kManifestDelete) {
       index_.erase(e.key);
     } else if (e.op == kManifestConfirm) {
-      if (auto found = index_.find(e.key); found != index_.end()) found->second.confirmed = true;
+      if (Stored* found = index_.find(e.key)) found->confirmed = true;
     }
   }
   replay_carry_.erase(replay_carry_.begin(), replay_carry_.begin() + static_cast<std::ptrdiff_t>(used));
@@ -205,10 +197,10 @@ void FragmentServer::finish_recovery() {
   // (their removal may have been lost in the crash; removing a missing file is harmless).
   logs_.clear();
   uint32_t next_log = 0;
-  for (const auto& [key, stored] : index_) {
+  index_.for_each([&](const Key&, const Stored& stored) {
     logs_[stored.location.log].live_bytes += stored.location.size;
     next_log = std::max(next_log, stored.location.log + 1);
-  }
+  });
   for (uint32_t log = 0; log < next_log; ++log) {
     if (logs_.count(log) == 0) runtime_.disk_remove(fragment_log_file(log), make_tag(kTagRemove, 0));
   }
@@ -224,7 +216,7 @@ void FragmentServer::finish_recovery() {
   const TimeNs now = runtime_.local_now_ns();
   unconfirmed_checks_.clear();
   last_recheck_scan_ns_ = now;
-  for (auto& [key, stored] : index_) checked(key, stored, now);
+  index_.for_each([&](const Key& key, Stored& stored) { checked(key, stored, now); });
   std::vector<Deferred> waiting;
   waiting.swap(deferred_);
   for (const Deferred& d : waiting) handle(d.from, *d.message);
@@ -410,8 +402,8 @@ void FragmentServer::store_written(uint64_t id, const Status& status) {
   if (!status.is_ok()) store.status = status.code();
   if (store.status == StatusCode::kOk && store.move) {
     // Moved only if the fragment is still where the cleaner read it (not deleted or replaced meanwhile).
-    auto found = index_.find(store.key);
-    if (found == index_.end() || found->second.location != store.moved_from) store.status = StatusCode::kConflict;
+    const Stored* found = index_.find(store.key);
+    if (found == nullptr || found->location != store.moved_from) store.status = StatusCode::kConflict;
   }
   if (store.status != StatusCode::kOk) return finish_store(id, store);
   store.manifest_batch = append_manifest(kManifestAdd, store.key, store.location);
@@ -481,7 +473,7 @@ void FragmentServer::finish_store(uint64_t id, Store& store) {
   if (status == StatusCode::kOk) {
     add_live(store.location);  // before the old copy is let go: both may be in one log
     auto [found, inserted] = index_.try_emplace(store.key);
-    Stored& stored = found->second;
+    Stored& stored = *found;
     const FragmentLocation old = stored.location;
     const bool confirmed = !inserted && stored.confirmed;
     stored = Stored{store.location, 0, confirmed};
@@ -512,12 +504,12 @@ void FragmentServer::finish_store(uint64_t id, Store& store) {
 
 void FragmentServer::on_fetch(const Envelope& from, const FetchFragment& m) {
   const Key key{m.file_id, m.record_id, m.index};
-  auto found = index_.find(key);
+  const Stored* found = index_.find(key);
   StatusCode status = StatusCode::kOk;
   if (fetches_.size() >= options_.fetches_max) status = StatusCode::kUnavailable;
-  else if (found == index_.end()) status = StatusCode::kNotFound;
-  else if (m.length > 0 && (m.offset > found->second.location.size - kFragmentHeaderBytes ||
-                            m.length > found->second.location.size - kFragmentHeaderBytes - m.offset))
+  else if (found == nullptr) status = StatusCode::kNotFound;
+  else if (m.length > 0 && (m.offset > found->location.size - kFragmentHeaderBytes ||
+                            m.length > found->location.size - kFragmentHeaderBytes - m.offset))
     status = StatusCode::kInvalidArgument;
   if (status != StatusCode::kOk) {
     auto reply = std::make_shared<FetchFragmentReply>();
@@ -528,7 +520,7 @@ void FragmentServer::on_fetch(const Envelope& from, const FetchFragment& m) {
     runtime_.send(from.from, from.from_port, std::move(reply));
     return;
   }
-  const FragmentLocation& location = found->second.location;
+  const FragmentLocation location = found->location;
   const bool whole = m.length == 0;
   Fetch fetch;
   fetch.reply_to = from;
@@ -613,10 +605,10 @@ void FragmentServer::on_delete(const DeleteFragments& m) {
 }
 
 void FragmentServer::drop_fragment(const Key& key) {
-  auto found = index_.find(key);
-  if (found == index_.end()) return;
-  const FragmentLocation location = found->second.location;
-  index_.erase(found);
+  const Stored* found = index_.find(key);
+  if (found == nullptr) return;
+  const FragmentLocation location = found->location;
+  index_.erase(key);
   // Durable with the next batch; a delete lost in a crash brings the fragment back after the restart,
   // where the next orphan question (or recheck) deletes it again.
   append_manifest(kManifestDelete, key, FragmentLocation{});
@@ -624,7 +616,7 @@ void FragmentServer::drop_fragment(const Key& key) {
 }
 
 void FragmentServer::forget_missing(const Key& key) {
-  if (!index_.count(key)) return;
+  if (!index_.contains(key)) return;
   runtime_.count("datapath.fragment_missing");
   drop_fragment(key);
 }
@@ -635,7 +627,7 @@ void FragmentServer::start_scrub() {
   if (scrub_running_ || !ready_) return;
   scrub_queue_.clear();
   scrub_queue_.reserve(index_.size());
-  for (const auto& [key, stored] : index_) scrub_queue_.push_back(key);
+  index_.for_each([&](const Key& key, const Stored&) { scrub_queue_.push_back(key); });
   std::sort(scrub_queue_.begin(), scrub_queue_.end());
   scrub_position_ = 0;
   scrub_running_ = true;
@@ -645,13 +637,13 @@ void FragmentServer::start_scrub() {
 void FragmentServer::scrub_next() {
   while (scrub_in_flight_ < options_.scrub_reads_in_flight && scrub_position_ < scrub_queue_.size()) {
     const Key key = scrub_queue_[scrub_position_++];
-    auto found = index_.find(key);
-    if (found == index_.end()) continue;  // deleted since the pass began
+    const Stored* found = index_.find(key);
+    if (found == nullptr) continue;  // deleted since the pass began
     ++scrub_in_flight_;
     Fetch fetch;
     fetch.whole = true;
     fetch.purpose = Fetch::For::kScrub;
-    read_fragment(key, found->second.location, std::move(fetch), 0, found->second.location.size);
+    read_fragment(key, found->location, std::move(fetch), 0, found->location.size);
   }
   if (scrub_running_ && scrub_in_flight_ == 0 && scrub_position_ >= scrub_queue_.size()) {
     scrub_running_ = false;
@@ -680,9 +672,9 @@ void FragmentServer::start_cleaning() {
   cleaning_log_ = *pick;
   clean_queue_.clear();
   std::vector<std::pair<uint64_t, Key>> live;
-  for (const auto& [key, stored] : index_) {
+  index_.for_each([&](const Key& key, const Stored& stored) {
     if (stored.location.log == cleaning_log_) live.emplace_back(stored.location.offset, key);
-  }
+  });
   std::sort(live.begin(), live.end());
   for (const auto& [offset, key] : live) clean_queue_.push_back(key);
   clean_position_ = 0;
@@ -694,13 +686,13 @@ void FragmentServer::clean_next() {
   if (!cleaning_) return;
   while (clean_in_flight_ < std::max<uint32_t>(options_.clean_reads_in_flight, 1) && clean_position_ < clean_queue_.size()) {
     const Key key = clean_queue_[clean_position_++];
-    auto found = index_.find(key);
-    if (found == index_.end() || found->second.location.log != cleaning_log_) continue;  // gone or moved since
+    const Stored* found = index_.find(key);
+    if (found == nullptr || found->location.log != cleaning_log_) continue;  // gone or moved since
     ++clean_in_flight_;
     Fetch fetch;
     fetch.whole = true;
     fetch.purpose = Fetch::For::kCleaner;
-    read_fragment(key, found->second.location, std::move(fetch), 0, found->second.location.size);
+    read_fragment(key, found->location, std::move(fetch), 0, found->location.size);
   }
   if (clean_in_flight_ == 0 && clean_position_ >= clean_queue_.size()) {
     // Done: the log is removed once its last live byte is gone (tend_log); fragments that could not be
@@ -711,8 +703,8 @@ void FragmentServer::clean_next() {
 }
 
 void FragmentServer::cleaner_read_done(const Fetch& fetch, StatusCode status, const Payload& data) {
-  auto found = index_.find(fetch.key);
-  const bool still_there = found != index_.end() && found->second.location == fetch.location;
+  const Stored* found = index_.find(fetch.key);
+  const bool still_there = found != nullptr && found->location == fetch.location;
   if (still_there && status == StatusCode::kOk) {
     Store store;
     store.key = fetch.key;
@@ -742,19 +734,19 @@ void FragmentServer::take_due(TimeNs now, std::vector<Key>& due) {
   while (grace > 0 && !unconfirmed_checks_.empty() && now - unconfirmed_checks_.front().first >= grace) {
     const auto [time, key] = unconfirmed_checks_.front();
     unconfirmed_checks_.pop_front();
-    auto found = index_.find(key);
-    if (found == index_.end() || found->second.checked_local_ns != time || found->second.confirmed) continue;
-    checked(key, found->second, now);
+    Stored* found = index_.find(key);
+    if (found == nullptr || found->checked_local_ns != time || found->confirmed) continue;
+    checked(key, *found, now);
     due.push_back(key);
   }
   const TimeNs recheck = config_->orphan_recheck_ns;
   if (recheck <= 0 || now - last_recheck_scan_ns_ < recheck / 4) return;
   last_recheck_scan_ns_ = now;
-  for (auto& [key, stored] : index_) {
-    if (!stored.confirmed || now - stored.checked_local_ns < recheck) continue;
+  index_.for_each([&](const Key& key, Stored& stored) {
+    if (!stored.confirmed || now - stored.checked_local_ns < recheck) return;
     stored.checked_local_ns = now;
     due.push_back(key);
-  }
+  });
 }
 
 void FragmentServer::start_orphan_pass() {
@@ -762,9 +754,7 @@ void FragmentServer::start_orphan_pass() {
   const TimeNs now = runtime_.local_now_ns();
   std::vector<Key> due;
   take_due(now, due);
-  std::sort(due.begin(), due.end(), [](const Key& a, const Key& b) {
-    return std::tie(a.file, a.record, a.index) < std::tie(b.file, b.record, b.index);
-  });
+  std::sort(due.begin(), due.end());
   due.erase(std::unique(due.begin(), due.end()), due.end());  // checked twice at the same time
   const size_t batch = std::clamp<size_t>(options_.orphan_batch_records, 1, RecordStatus::kRecordsMax);
   for (const Key& key : due) {
@@ -870,8 +860,8 @@ void FragmentServer::apply_fates(const OrphanQuery& q, const RecordStatusReply& 
   const TimeNs now = runtime_.local_now_ns();
   for (const Key& key : q.fragments) {
     auto fate = std::find_if(m.records.begin(), m.records.end(), [&](const auto& r) { return r.first == key.record; });
-    auto found = index_.find(key);
-    if (fate == m.records.end() || found == index_.end()) continue;  // not answered, or deleted meanwhile
+    Stored* found = index_.find(key);
+    if (fate == m.records.end() || found == nullptr) continue;  // not answered, or deleted meanwhile
     switch (fate->second) {
       case RecordFate::kAbandoned:
         // The catalog has tombstoned the record in its replicated log: it can never commit, so no
@@ -880,12 +870,12 @@ void FragmentServer::apply_fates(const OrphanQuery& q, const RecordStatusReply& 
         runtime_.count("datapath.orphan_fragments_deleted");
         break;
       case RecordFate::kCurrent:
-        if (!found->second.confirmed) append_manifest(kManifestConfirm, key, FragmentLocation{});
-        found->second.confirmed = true;
-        checked(key, found->second, now);
+        if (!found->confirmed) append_manifest(kManifestConfirm, key, FragmentLocation{});
+        found->confirmed = true;
+        checked(key, *found, now);
         break;
       case RecordFate::kSuperseded:  // collected soon: ask again after another grace period
-        checked(key, found->second, now);
+        checked(key, *found, now);
         break;
     }
   }

@@ -34,23 +34,13 @@
 
 #include "coding/pipeline.h"
 #include "protocols/datapath/config.h"
+#include "protocols/datapath/fragment_table.h"
 #include "protocols/datapath/messages.h"
 #include "protocols/datapath/operations.h"
 #include "protocols/runtime/runtime.h"
 
 namespace pbfs::datapath {
 
-// A fragment on a server: fragment `index` of record `record` of file `file`.
-struct FragmentKey {
-  FileId file = 0;
-  RecordId record;
-  uint32_t index = 0;
-  bool operator==(const FragmentKey&) const = default;
-  auto operator<=>(const FragmentKey&) const = default;
-};
-struct FragmentKeyHash {
-  size_t operator()(const FragmentKey& k) const;
-};
 // Where a stored fragment lies: `size` bytes (header + body) at `offset` of log file `log`.
 struct FragmentLocation {
   uint32_t log = 0;
@@ -64,7 +54,7 @@ inline constexpr const char* kFragmentManifestFile = "frag/manifest";
 
 // The fragments a manifest's bytes list as stored, and where: what a restart finds (tests and the
 // durability checker read a disk's durable manifest with it). Corrupt entries are skipped.
-std::unordered_map<FragmentKey, FragmentLocation, FragmentKeyHash> read_manifest(ByteSpan manifest);
+FragmentTable<FragmentLocation> read_manifest(ByteSpan manifest);
 
 struct FragmentServerOptions {
   uint32_t scrub_reads_in_flight = 2;  // a scrub pass reads this many fragments at a time
@@ -223,7 +213,7 @@ class FragmentServer final : public Role {
   Bytes replay_carry_;             // a partial manifest entry between two replay chunks
   uint64_t replay_offset_ = 0;
 
-  std::unordered_map<Key, Stored, FragmentKeyHash> index_;  // stored fragment -> where, and orphan state
+  FragmentTable<Stored> index_;  // stored fragment -> where, and orphan state
   // Unconfirmed fragments in the order they were last checked: a pass takes the due ones (older than
   // orphan_grace) from the front instead of scanning every fragment. An entry whose time no longer
   // matches its fragment's (checked again since, confirmed, or deleted) is stale and skipped. Confirmed

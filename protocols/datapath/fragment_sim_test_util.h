@@ -25,11 +25,11 @@ inline std::optional<DurableFragment> durable_fragment(const sim::Disk& disk, Fi
   const sim::Disk::File* manifest = disk.durable_file(kFragmentManifestFile);
   if (manifest == nullptr || !manifest->real) return std::nullopt;
   const auto stored = read_manifest(manifest->data);
-  auto found = stored.find(FragmentKey{file, record, index});
-  if (found == stored.end()) return std::nullopt;
-  const sim::Disk::File* log = disk.durable_file(fragment_log_file(found->second.log));
-  if (log == nullptr || log->size < found->second.offset + found->second.size) return std::nullopt;
-  return DurableFragment{log, found->second};
+  const FragmentLocation* found = stored.find(FragmentKey{file, record, index});
+  if (found == nullptr) return std::nullopt;
+  const sim::Disk::File* log = disk.durable_file(fragment_log_file(found->log));
+  if (log == nullptr || log->size < found->offset + found->size) return std::nullopt;
+  return DurableFragment{log, *found};
 }
 
 }  // namespace pbfs::datapath

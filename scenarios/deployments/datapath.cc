@@ -546,15 +546,15 @@ sim::CheckerVerdict DataPathDeployment::check_durability(sim::World& world) {
     const NodeId node = lookups[at].node;
     const sim::Disk& disk = world.disk(node);
     const sim::Disk::File* manifest = disk.durable_file(datapath::kFragmentManifestFile);
-    const auto stored = manifest != nullptr && manifest->real ? datapath::read_manifest(manifest->data)
-                                                               : decltype(datapath::read_manifest({})){};
+    const datapath::FragmentTable<datapath::FragmentLocation> stored =
+        manifest != nullptr && manifest->real ? datapath::read_manifest(manifest->data) : datapath::FragmentTable<datapath::FragmentLocation>{};
     for (; at < lookups.size() && lookups[at].node == node; ++at) {
       const Lookup& l = lookups[at];
       const Acknowledged& ack = acknowledged_[l.ack];
-      auto found = stored.find(datapath::FragmentKey{ack.file, ack.record, l.fragment});
-      if (found == stored.end()) continue;
-      const sim::Disk::File* log = disk.durable_file(datapath::fragment_log_file(found->second.log));
-      if (log != nullptr && log->size >= found->second.offset + found->second.size) ++present[l.ack];
+      const datapath::FragmentLocation* found = stored.find(datapath::FragmentKey{ack.file, ack.record, l.fragment});
+      if (found == nullptr) continue;
+      const sim::Disk::File* log = disk.durable_file(datapath::fragment_log_file(found->log));
+      if (log != nullptr && log->size >= found->offset + found->size) ++present[l.ack];
     }
   }
   uint64_t checked = 0;
