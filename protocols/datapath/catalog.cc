@@ -310,8 +310,7 @@ void Catalog::refuse(const Envelope& to, const Message& request, StatusCode stat
   }
 }
 
-Catalog::Shard* Catalog::serving_shard(FileId file, const Envelope& from, const Message& message) {
-  const uint64_t shard = shard_of(*config_, file);
+Catalog::Shard* Catalog::serving_shard(uint64_t shard, const Envelope& from, const Message& message) {
   Shard* s = find_shard(shard);
   if (s != nullptr && serving(shard)) return s;
   StatusCode status = StatusCode::kNotLeader;
@@ -377,7 +376,7 @@ StatusCode Catalog::check_supersedes(Shard& s, const CommitRecord& m) const {
 }
 
 void Catalog::on_commit(const Envelope& from, const CommitRecord& m) {
-  Shard* found = serving_shard(m.record.file_id, from, m);
+  Shard* found = serving_shard(shard_of(*config_, m.record.file_id), from, m);
   if (found == nullptr) return;
   Shard& s = *found;
   const RecordId& id = m.record.record_id;
@@ -425,7 +424,7 @@ void Catalog::on_commit(const Envelope& from, const CommitRecord& m) {
 }
 
 void Catalog::on_query(const Envelope& from, const QueryRange& m) {
-  Shard* found = serving_shard(m.file_id, from, m);
+  Shard* found = serving_shard(shard_of(*config_, m.file_id), from, m);
   if (found == nullptr) return;
   Shard& s = *found;
   auto reply = std::make_shared<QueryReply>();
@@ -649,34 +648,46 @@ void Catalog::reply_record_status(const Shard& s, const Envelope& to, uint64_t r
 }
 
 void Catalog::on_record_status(const Envelope& from, const RecordStatus& m) {
-  Shard* found = serving_shard(m.file_id, from, m);
-  if (found == nullptr) return;
-  Shard& s = *found;
-  std::vector<RecordId> sorted = m.records;
+  // Every record named must be of a file of the shard, and named once.
+  std::vector<RecordId> ids;
+  ids.reserve(m.records.size());
+  bool valid = !m.records.empty() && m.shard < config_->shards;
+  for (const FileRecord& r : m.records) {
+    valid = valid && shard_of(*config_, r.file) == m.shard;
+    ids.push_back(r.record);
+  }
+  std::vector<RecordId> sorted = ids;
   std::sort(sorted.begin(), sorted.end());
-  if (m.records.empty() || std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+  if (!valid || std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
     return refuse(from, m, StatusCode::kInvalidArgument, kNoNode);
   }
+  Shard* found = serving_shard(m.shard, from, m);
+  if (found == nullptr) return;
+  Shard& s = *found;
   runtime_.count("catalog.record_status_asked");
   // Live records are answered from the store; any other id is abandoned first. An id whose commit is
   // still replicating is abandoned too: the log orders the two, and apply_abandon skips it if the
   // commit came first.
-  std::vector<RecordId> abandon;
-  for (const RecordId& id : m.records) {
-    const bool live = store_.find(id) != RecordStore::kNoSlot && !bug_abandon_current_;
-    if (!live && s.abandoned.count(id) == 0) abandon.push_back(id);
+  std::vector<FileRecord> abandon;  // by file, then record: one kAbandon entry per file
+  for (const FileRecord& r : m.records) {
+    const bool live = store_.find(r.record) != RecordStore::kNoSlot && !bug_abandon_current_;
+    if (!live && s.abandoned.count(r.record) == 0) abandon.push_back(r);
   }
-  if (abandon.empty()) return reply_record_status(s, from, m.request_id, m.records);
+  if (abandon.empty()) return reply_record_status(s, from, m.request_id, ids);
   if (s.last_index - s.commit_index >= options_.uncommitted_max || s.status_waiters.size() >= options_.queued_requests_max) {
     runtime_.count("catalog.record_status_backlog_full");
     return refuse(from, m, StatusCode::kUnavailable, kNoNode);
   }
-  CatalogLogEntry entry;
-  entry.op = CatalogOp::kAbandon;
-  entry.file_id = m.file_id;
-  entry.superseded = std::move(abandon);
-  const uint64_t index = append(s, std::move(entry));
-  s.status_waiters.push_back(StatusWaiter{index, from, m.request_id, m.records});
+  std::sort(abandon.begin(), abandon.end());
+  uint64_t last = 0;
+  for (size_t at = 0; at < abandon.size();) {
+    CatalogLogEntry entry;
+    entry.op = CatalogOp::kAbandon;
+    entry.file_id = abandon[at].file;
+    for (; at < abandon.size() && abandon[at].file == entry.file_id; ++at) entry.superseded.push_back(abandon[at].record);
+    last = append(s, std::move(entry));
+  }
+  s.status_waiters.push_back(StatusWaiter{last, from, m.request_id, std::move(ids)});
 }
 
 // ---------------------------------------------------------------------------------------------------

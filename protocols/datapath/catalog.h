@@ -331,7 +331,7 @@ class Catalog final : public Role, private lease::LeaseListener {
   void on_rebuild_reply(const Envelope& from, const RebuildFragmentReply& m);
   // The shard a client request is for, if this replica may serve it now; otherwise answers (redirect,
   // or queue while syncing) and returns null.
-  Shard* serving_shard(FileId file, const Envelope& from, const Message& message);
+  Shard* serving_shard(uint64_t shard, const Envelope& from, const Message& message);
   void refuse(const Envelope& to, const Message& request, StatusCode status, NodeId hint);
   void reply_commit(const Envelope& to, uint64_t request_id, StatusCode status, uint64_t sequence, NodeId hint);
   void on_record_status(const Envelope& from, const RecordStatus& m);

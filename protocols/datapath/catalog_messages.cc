@@ -187,8 +187,15 @@ Result<MessagePtr> decode_update_fragment(WireReader& in) {
 
 Result<MessagePtr> decode_record_status(WireReader& in) {
   auto m = std::make_shared<RecordStatus>();
-  if (!in.u64(m->request_id) || !in.u64(m->file_id) || !get_ids(in, m->records)) return malformed("RecordStatus truncated");
-  if (m->records.empty() || m->records.size() > RecordStatus::kRecordsMax) return malformed("RecordStatus: record count");
+  uint32_t count = 0;
+  if (!in.u64(m->request_id) || !in.u64(m->shard) || !in.u32(count)) return malformed("RecordStatus truncated");
+  if (count == 0 || count > RecordStatus::kRecordsMax || count > in.remaining() / (8 + kRecordIdBytes)) {
+    return malformed("RecordStatus: record count");
+  }
+  m->records.resize(count);
+  for (FileRecord& r : m->records) {
+    if (!in.u64(r.file) || !get_record_id(in, r.record)) return malformed("RecordStatus truncated");
+  }
   return done(m);
 }
 
@@ -370,10 +377,14 @@ void UpdateFragment::encode(WireWriter& out) const {
 
 void RecordStatus::encode(WireWriter& out) const {
   out.u64(request_id);
-  out.u64(file_id);
-  put_ids(out, records);
+  out.u64(shard);
+  out.u32(static_cast<uint32_t>(records.size()));
+  for (const FileRecord& r : records) {
+    out.u64(r.file);
+    put_record_id(out, r.record);
+  }
 }
-uint64_t RecordStatus::encoded_size() const { return 8 + 8 + 4 + kRecordIdBytes * records.size(); }
+uint64_t RecordStatus::encoded_size() const { return 8 + 8 + 4 + (8 + kRecordIdBytes) * records.size(); }
 
 void RecordStatusReply::encode(WireWriter& out) const {
   out.u64(request_id);

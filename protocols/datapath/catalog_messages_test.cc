@@ -171,12 +171,12 @@ TEST(CatalogMessages, ReplicationAndSync) {
 TEST(CatalogMessages, RecordStatusAndReply) {
   RecordStatus m;
   m.request_id = 41;
-  m.file_id = 0xfeedull;
-  m.records = {{1, 2}, {3, 4}, {5, 6}};
+  m.shard = 0xfeedull;
+  m.records = {{7, {1, 2}}, {8, {3, 4}}, {7, {5, 6}}};
   auto back = round_trip(m);
   ASSERT_TRUE(back);
   EXPECT_EQ(back->request_id, 41u);
-  EXPECT_EQ(back->file_id, 0xfeedull);
+  EXPECT_EQ(back->shard, 0xfeedull);
   EXPECT_EQ(back->records, m.records);
   RecordStatusReply r;
   r.request_id = 41;
@@ -201,12 +201,18 @@ TEST(CatalogMessages, MalformedRecordStatusAndAbandonEntries) {
   register_datapath_messages();
   // A RecordStatus about no record, or about more than kRecordsMax.
   RecordStatus none;
-  none.file_id = 1;
+  none.shard = 1;
   EXPECT_FALSE(decode_frame(encode_frame(none)).is_ok());
   RecordStatus many;
   many.records.resize(RecordStatus::kRecordsMax + 1);
-  for (size_t i = 0; i < many.records.size(); ++i) many.records[i] = {1, i};
+  for (size_t i = 0; i < many.records.size(); ++i) many.records[i] = {3, {1, i}};
   EXPECT_FALSE(decode_frame(encode_frame(many)).is_ok());
+  // A RecordStatus whose count promises more records than its bytes hold.
+  RecordStatus short_one;
+  short_one.records = {{3, {1, 2}}};
+  Bytes cut = encode_frame(short_one);
+  cut.at(kFrameHeaderBytes + 8 + 8) = 2;
+  EXPECT_FALSE(decode_frame(cut).is_ok());
   // A fate outside the enum (0 and 4), a bad status, and a count that lies about the bytes that follow.
   RecordStatusReply reply;
   reply.records = {{{1, 2}, RecordFate::kCurrent}};

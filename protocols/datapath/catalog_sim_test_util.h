@@ -45,10 +45,10 @@ class TestClient final : public Role {
     m->pin = pin;
     runtime_.send(to, kPortCatalog, m);
   }
-  uint64_t record_status(NodeId to, FileId file, std::vector<RecordId> records) {
+  uint64_t record_status(NodeId to, uint64_t shard, std::vector<FileRecord> records) {
     auto m = std::make_shared<RecordStatus>();
     m->request_id = next_++;
-    m->file_id = file;
+    m->shard = shard;
     m->records = std::move(records);
     runtime_.send(to, kPortCatalog, m);
     return m->request_id;
@@ -209,10 +209,13 @@ struct CatalogCluster {
     }
     return client().commits.at(id);
   }
-  // Asks what became of `records` and waits for the reply (status kUnavailable if none came).
-  RecordStatusReply record_status_and_wait(NodeId to, FileId file, std::vector<RecordId> records, TimeNs limit_ns = 5 * kSecond) {
+  // Asks what became of `records` (of files of `shard`) and waits for the reply (status kUnavailable if
+  // none came).
+  RecordStatusReply record_status_and_wait(NodeId to, uint64_t shard, std::vector<FileRecord> records,
+                                           TimeNs limit_ns = 5 * kSecond) {
     uint64_t id = 0;
-    world->with_role(client_node, kPortClient, [&](Role& r) { id = static_cast<TestClient&>(r).record_status(to, file, records); });
+    world->with_role(client_node, kPortClient,
+                     [&](Role& r) { id = static_cast<TestClient&>(r).record_status(to, shard, std::move(records)); });
     run_until([&] { return client().statuses.count(id) != 0; }, limit_ns, kMillisecond);
     if (client().statuses.count(id) == 0) {
       RecordStatusReply none;
@@ -220,6 +223,11 @@ struct CatalogCluster {
       return none;
     }
     return client().statuses.at(id);
+  }
+  RecordStatusReply record_status_and_wait(NodeId to, FileId file, const std::vector<RecordId>& records) {
+    std::vector<FileRecord> named;
+    for (const RecordId& id : records) named.push_back({file, id});
+    return record_status_and_wait(to, shard_of(*config, file), std::move(named));
   }
   QueryReply query_and_wait(NodeId to, FileId file, Extent extent, TimeNs limit_ns = 5 * kSecond) {
     const uint64_t id = query(to, file, extent);

@@ -348,6 +348,30 @@ TEST(Catalog, RecordStatusAbandonsWhatIsNotLiveOnEveryReplicaAndRefusesItsLateCo
   EXPECT_EQ(cluster.record_status_and_wait(primary, 10, {orphan, orphan}).status, StatusCode::kInvalidArgument);
 }
 
+TEST(Catalog, OneRecordStatusAsksAboutRecordsOfSeveralFilesOfItsShard) {
+  CatalogCluster cluster(kNodes);
+  const NodeId primary = cluster.wait_for_primary();
+  const RecordId live{1, 1}, orphan_a{9, 1}, orphan_b{9, 2}, orphan_c{9, 3};
+  ASSERT_EQ(cluster.commit_and_wait(primary, make_record(10, live, 0, 100)).status, StatusCode::kOk);
+  const uint64_t before = cluster.catalog(primary)->last_index(0);
+  const RecordStatusReply reply =
+      cluster.record_status_and_wait(primary, 0, {{12, orphan_b}, {10, live}, {10, orphan_a}, {12, orphan_c}});
+  ASSERT_EQ(reply.status, StatusCode::kOk);
+  ASSERT_EQ(reply.records.size(), 4u);
+  EXPECT_EQ(reply.records[0].first, orphan_b) << "fates come in the request's order";
+  EXPECT_EQ(fate_of(reply, live), RecordFate::kCurrent);
+  for (const RecordId& orphan : {orphan_a, orphan_b, orphan_c}) EXPECT_EQ(fate_of(reply, orphan), RecordFate::kAbandoned);
+  // One kAbandon entry per file, each naming its file.
+  EXPECT_EQ(cluster.catalog(primary)->last_index(0), before + 2);
+  ASSERT_EQ(cluster.abandons.size(), 3u);
+  for (const AbandonRow& row : cluster.abandons) {
+    EXPECT_EQ(row.file, row.record_seq == 1 ? 10u : 12u) << row.record_seq;
+  }
+  cluster.expect_replicas_agree();
+  // A shard that does not exist is refused.
+  EXPECT_EQ(cluster.record_status_and_wait(primary, 1, {{10, live}}).status, StatusCode::kInvalidArgument);
+}
+
 TEST(Catalog, AnAbandonAndARacingCommitNeverBothSucceedWhicheverIsFirst) {
   CatalogCluster cluster(kNodes);
   const NodeId primary = cluster.wait_for_primary();
@@ -356,7 +380,7 @@ TEST(Catalog, AnAbandonAndARacingCommitNeverBothSucceedWhicheverIsFirst) {
   const uint64_t commit_first = cluster.commit(primary, make_record(11, early, 0, 100));
   uint64_t asked = 0;
   cluster.world->with_role(cluster.client_node, kPortClient,
-                           [&](Role& r) { asked = static_cast<testing::TestClient&>(r).record_status(primary, 11, {early}); });
+                           [&](Role& r) { asked = static_cast<testing::TestClient&>(r).record_status(primary, 0, {{11, early}}); });
   ASSERT_TRUE(cluster.run_until([&] { return cluster.client().commits.count(commit_first) && cluster.client().statuses.count(asked); },
                                 2 * kSecond));
   EXPECT_EQ(cluster.client().commits.at(commit_first).status, StatusCode::kOk);
@@ -364,7 +388,7 @@ TEST(Catalog, AnAbandonAndARacingCommitNeverBothSucceedWhicheverIsFirst) {
   // The abandon first: the commit appended behind it (before the abandon applied) is refused on apply.
   const RecordId late{2, 2};
   cluster.world->with_role(cluster.client_node, kPortClient,
-                           [&](Role& r) { asked = static_cast<testing::TestClient&>(r).record_status(primary, 11, {late}); });
+                           [&](Role& r) { asked = static_cast<testing::TestClient&>(r).record_status(primary, 0, {{11, late}}); });
   const uint64_t commit_second = cluster.commit(primary, make_record(11, late, 200, 100));
   ASSERT_TRUE(cluster.run_until([&] { return cluster.client().commits.count(commit_second) && cluster.client().statuses.count(asked); },
                                 2 * kSecond));
@@ -433,7 +457,7 @@ TEST(Catalog, DeliberateBugsBreakWhatTheCheckersCheck) {
     CatalogCluster cluster(kNodes, {}, [](DataPathConfig& c) { c.inject_bug = "abandon_current"; });
     const NodeId primary = cluster.wait_for_primary();
     ASSERT_EQ(cluster.commit_and_wait(primary, make_record(1, {1, 1}, 0, 10)).status, StatusCode::kOk);
-    EXPECT_EQ(fate_of(cluster.record_status_and_wait(primary, 1, {{1, 1}}), {1, 1}), RecordFate::kAbandoned);
+    EXPECT_EQ(fate_of(cluster.record_status_and_wait(primary, FileId{1}, std::vector<RecordId>{{1, 1}}), {1, 1}), RecordFate::kAbandoned);
     ASSERT_EQ(cluster.abandons.size(), 1u);
     EXPECT_EQ((RecordId{cluster.abandons[0].record_client, cluster.abandons[0].record_seq}), (RecordId{1, 1}));
   }

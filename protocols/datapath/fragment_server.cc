@@ -88,9 +88,10 @@ bool decode_manifest_entry(ByteSpan entry, ManifestEntry& e) {
 // Rebuild fetches carry (rebuild id << 9 | fragment index) as their request id.
 constexpr uint64_t kRebuildIndexBits = 9;
 
-// The orphan pass runs four times per grace period, so a fragment is asked about at most a quarter
-// period after its grace ends.
-TimeNs orphan_period_ns(const DataPathConfig& config) { return std::max<TimeNs>(config.orphan_grace_ns / 4, kMillisecond); }
+// The orphan pass runs twice per grace period, so a fragment is asked about at most half a period after
+// its grace ends. A server's due fragments spread over every shard: the longer the period, the more
+// records each question carries.
+TimeNs orphan_period_ns(const DataPathConfig& config) { return std::max<TimeNs>(config.orphan_grace_ns / 2, kMillisecond); }
 
 enum FragmentState : uint8_t { kUntried = 0, kAsked = 1, kHealthy = 2, kFailed = 3 };
 
@@ -754,19 +755,24 @@ void FragmentServer::start_orphan_pass() {
   const TimeNs now = runtime_.local_now_ns();
   std::vector<Key> due;
   take_due(now, due);
-  std::sort(due.begin(), due.end());
-  due.erase(std::unique(due.begin(), due.end()), due.end());  // checked twice at the same time
+  // By shard, then file, record and index: each query asks about records of one shard.
+  std::vector<std::pair<uint64_t, Key>> by_shard;
+  by_shard.reserve(due.size());
+  for (const Key& key : due) by_shard.emplace_back(shard_of(*config_, key.file), key);
+  std::sort(by_shard.begin(), by_shard.end());
+  by_shard.erase(std::unique(by_shard.begin(), by_shard.end()), by_shard.end());  // checked twice at the same time
   const size_t batch = std::clamp<size_t>(options_.orphan_batch_records, 1, RecordStatus::kRecordsMax);
-  for (const Key& key : due) {
-    const bool same_record = !orphan_queue_.empty() && orphan_queue_.back().file == key.file &&
-                             orphan_queue_.back().records.back() == key.record;
-    if (!same_record && (orphan_queue_.empty() || orphan_queue_.back().file != key.file ||
+  for (const auto& [shard, key] : by_shard) {
+    const FileRecord record{key.file, key.record};
+    const bool same_record = !orphan_queue_.empty() && orphan_queue_.back().shard == shard &&
+                             orphan_queue_.back().records.back() == record;
+    if (!same_record && (orphan_queue_.empty() || orphan_queue_.back().shard != shard ||
                          orphan_queue_.back().records.size() >= batch)) {
       orphan_queue_.push_back(OrphanQuery{});
-      orphan_queue_.back().file = key.file;
+      orphan_queue_.back().shard = shard;
     }
     OrphanQuery& q = orphan_queue_.back();
-    if (!same_record) q.records.push_back(key.record);
+    if (!same_record) q.records.push_back(record);
     q.fragments.push_back(key);
   }
   orphan_running_ = true;
@@ -787,7 +793,7 @@ void FragmentServer::pump_orphan_queries() {
 }
 
 void FragmentServer::send_orphan_query(OrphanQuery q) {
-  const uint64_t shard = shard_of(*config_, q.file);
+  const uint64_t shard = q.shard;
   const std::vector<NodeId>& group = catalogs_.group(shard);
   if (group.empty()) {
     runtime_.count("datapath.orphan_query_no_catalog");
@@ -800,7 +806,7 @@ void FragmentServer::send_orphan_query(OrphanQuery q) {
   const uint64_t id = next_id_++;
   auto m = std::make_shared<RecordStatus>();
   m->request_id = id;
-  m->file_id = q.file;
+  m->shard = q.shard;
   m->records = q.records;
   runtime_.send(q.target, kPortCatalog, std::move(m));
   runtime_.set_timer(config_->request_timeout_ns, make_tag(kTagOrphanRequest, id));
@@ -819,7 +825,7 @@ void FragmentServer::on_orphan_timeout(uint64_t request_id) {
     runtime_.count("datapath.orphan_query_gave_up");
     return pump_orphan_queries();
   }
-  const uint64_t shard = shard_of(*config_, q.file);
+  const uint64_t shard = q.shard;
   const std::vector<NodeId>& group = catalogs_.group(shard);
   auto at = std::find(group.begin(), group.end(), q.target);
   q.target = (at == group.end() || at + 1 == group.end()) ? group.front() : *(at + 1);
@@ -831,7 +837,7 @@ void FragmentServer::on_orphan_timeout(uint64_t request_id) {
 void FragmentServer::on_record_status_reply(const Envelope& from, const RecordStatusReply& m) {
   auto it = orphan_queries_.find(m.request_id);
   if (it == orphan_queries_.end() || it->second.target != from.from) return;  // late, or not whom we asked
-  const uint64_t shard = shard_of(*config_, it->second.file);
+  const uint64_t shard = it->second.shard;
   if (m.status == StatusCode::kOk) {
     const OrphanQuery q = std::move(it->second);
     orphan_queries_.erase(it);
@@ -857,12 +863,18 @@ void FragmentServer::on_record_status_reply(const Envelope& from, const RecordSt
 }
 
 void FragmentServer::apply_fates(const OrphanQuery& q, const RecordStatusReply& m) {
+  // One fate per asked record, in the request's order; the fragments are in the same order.
+  if (m.records.size() != q.records.size()) {
+    runtime_.count("datapath.orphan_reply_mismatch");
+    return;
+  }
   const TimeNs now = runtime_.local_now_ns();
+  size_t at = 0;
   for (const Key& key : q.fragments) {
-    auto fate = std::find_if(m.records.begin(), m.records.end(), [&](const auto& r) { return r.first == key.record; });
+    while (at < q.records.size() && q.records[at] < FileRecord{key.file, key.record}) ++at;
     Stored* found = index_.find(key);
-    if (fate == m.records.end() || found == nullptr) continue;  // not answered, or deleted meanwhile
-    switch (fate->second) {
+    if (at == q.records.size() || m.records[at].first != key.record || found == nullptr) continue;  // deleted meanwhile
+    switch (m.records[at].second) {
       case RecordFate::kAbandoned:
         // The catalog has tombstoned the record in its replicated log: it can never commit, so no
         // reader will ever ask for this fragment.

@@ -5,10 +5,10 @@
 // readers do; RebuildFragment recreates a lost fragment here from any k others.
 //
 // Orphan collection: a fragment whose record was never committed (the writer crashed or gave up) or was
-// collected while its DeleteFragments got lost would stay forever. Every orphan_grace / 4 a pass picks
+// collected while its DeleteFragments got lost would stay forever. Every orphan_grace / 2 a pass picks
 // the fragments not confirmed for orphan_grace (or confirmed longer than orphan_recheck ago) and asks
-// the file's catalog primary about their records (RecordStatus, batched per file, with timeouts, bounded
-// retries and redirects). The primary abandons records that are not live before it answers, so a
+// the catalog primary of their files' shard about their records (RecordStatus, batched per shard, with
+// timeouts, bounded retries and redirects). The primary abandons records that are not live before it answers, so a
 // record reported abandoned can never commit later: its fragments are deleted here. A record reported
 // current is remembered as confirmed (also in the manifest).
 //
@@ -102,11 +102,11 @@ class FragmentServer final : public Role {
     uint64_t live_bytes = 0;
     uint32_t stores_in_flight = 0;
   };
-  // One RecordStatus in flight: the fragments it asks about (all of one file).
+  // One RecordStatus in flight: the fragments it asks about (all of files of one shard).
   struct OrphanQuery {
-    FileId file = 0;
-    std::vector<Key> fragments;
-    std::vector<RecordId> records;  // distinct, ascending
+    uint64_t shard = 0;
+    std::vector<Key> fragments;     // ascending
+    std::vector<FileRecord> records;  // their distinct records, ascending
     NodeId target = kNoNode;
     uint32_t attempts = 0;
     uint32_t redirects = 0;

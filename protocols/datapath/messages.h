@@ -278,14 +278,20 @@ struct UpdateFragment final : Message {
   void encode(WireWriter& out) const override;
 };
 
-// Orphan collection: a fragment server holding fragments of `records` (all of file `file_id`) that it
-// has not seen confirmed for a while asks the file's catalog primary what became of them. Records not
-// live in the catalog are abandoned first (a replicated kAbandon entry), so they can never commit later.
+// Orphan collection: a fragment server holding fragments of `records` (each with its file; every file
+// of shard `shard`) that it has not seen confirmed for a while asks the shard's catalog primary what
+// became of them. Records not live in the catalog are abandoned first (replicated kAbandon entries, one
+// per file), so they can never commit later.
+struct FileRecord {
+  FileId file = 0;
+  RecordId record;
+  auto operator<=>(const FileRecord&) const = default;
+};
 struct RecordStatus final : Message {
   static constexpr size_t kRecordsMax = 1024;
   uint64_t request_id = 0;
-  FileId file_id = 0;
-  std::vector<RecordId> records;  // 1..kRecordsMax, distinct
+  uint64_t shard = 0;
+  std::vector<FileRecord> records;  // 1..kRecordsMax, distinct records
   MessageType type() const override { return types::kRecordStatus; }
   const char* name() const override { return "datapath.RecordStatus"; }
   void encode(WireWriter& out) const override;
