@@ -630,6 +630,17 @@ void Catalog::apply_abandon(Shard& s, const CatalogLogEntry& e, bool as_primary)
   }
 }
 
+bool Catalog::places_fragment_on(const Shard& s, RecordStore::Slot slot, NodeId node) const {
+  for (uint32_t i = 0; i < store_.fragment_count(slot); ++i) {
+    if (store_.fragment_node(slot, i) == node) return true;
+  }
+  // A fragment of it being rebuilt or moved (queued, in flight, or its new place not yet applied) may be
+  // landing on `node`: not stale until that settles.
+  const RecordId id = store_.record_id(slot);
+  auto repairing = s.repairing.lower_bound({id, 0});
+  return repairing != s.repairing.end() && repairing->first == id;
+}
+
 void Catalog::reply_record_status(const Shard& s, const Envelope& to, uint64_t request_id, const std::vector<RecordId>& records) {
   auto reply = std::make_shared<RecordStatusReply>();
   reply->request_id = request_id;
@@ -641,6 +652,7 @@ void Catalog::reply_record_status(const Shard& s, const Envelope& to, uint64_t r
       // Live, or collected while the abandon of the others replicated: either way the server keeps the
       // fragment for now, and a collected record is abandoned when it asks again.
       fate = slot != RecordStore::kNoSlot && store_.current(slot) ? RecordFate::kCurrent : RecordFate::kSuperseded;
+      if (slot != RecordStore::kNoSlot && !places_fragment_on(s, slot, to.from)) fate = RecordFate::kStale;
     }
     reply->records.emplace_back(id, fate);
   }

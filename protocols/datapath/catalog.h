@@ -332,6 +332,8 @@ class Catalog final : public Role, private lease::LeaseListener {
   // The shard a client request is for, if this replica may serve it now; otherwise answers (redirect,
   // or queue while syncing) and returns null.
   Shard* serving_shard(uint64_t shard, const Envelope& from, const Message& message);
+  // The record's fragment map names `node`, or one of its fragments is being repaired or moved.
+  bool places_fragment_on(const Shard& s, RecordStore::Slot slot, NodeId node) const;
   void refuse(const Envelope& to, const Message& request, StatusCode status, NodeId hint);
   void reply_commit(const Envelope& to, uint64_t request_id, StatusCode status, uint64_t sequence, NodeId hint);
   void on_record_status(const Envelope& from, const RecordStatus& m);

@@ -212,7 +212,7 @@ Result<MessagePtr> decode_record_status_reply(WireReader& in) {
   for (auto& [id, fate] : m->records) {
     uint8_t raw = 0;
     if (!get_record_id(in, id) || !in.u8(raw)) return malformed("RecordStatusReply truncated");
-    if (raw < static_cast<uint8_t>(RecordFate::kCurrent) || raw > static_cast<uint8_t>(RecordFate::kAbandoned)) {
+    if (raw < static_cast<uint8_t>(RecordFate::kCurrent) || raw > static_cast<uint8_t>(RecordFate::kStale)) {
       return malformed("RecordStatusReply: unknown fate " + std::to_string(raw));
     }
     fate = static_cast<RecordFate>(raw);

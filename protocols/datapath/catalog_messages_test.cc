@@ -181,7 +181,8 @@ TEST(CatalogMessages, RecordStatusAndReply) {
   RecordStatusReply r;
   r.request_id = 41;
   r.leader_hint = 7;
-  r.records = {{{1, 2}, RecordFate::kCurrent}, {{3, 4}, RecordFate::kSuperseded}, {{5, 6}, RecordFate::kAbandoned}};
+  r.records = {{{1, 2}, RecordFate::kCurrent}, {{3, 4}, RecordFate::kSuperseded}, {{5, 6}, RecordFate::kAbandoned},
+               {{7, 8}, RecordFate::kStale}};
   auto rb = round_trip(r);
   ASSERT_TRUE(rb);
   EXPECT_EQ(rb->status, StatusCode::kOk);
@@ -213,11 +214,11 @@ TEST(CatalogMessages, MalformedRecordStatusAndAbandonEntries) {
   Bytes cut = encode_frame(short_one);
   cut.at(kFrameHeaderBytes + 8 + 8) = 2;
   EXPECT_FALSE(decode_frame(cut).is_ok());
-  // A fate outside the enum (0 and 4), a bad status, and a count that lies about the bytes that follow.
+  // A fate outside the enum (0 and 5), a bad status, and a count that lies about the bytes that follow.
   RecordStatusReply reply;
   reply.records = {{{1, 2}, RecordFate::kCurrent}};
   const size_t fate_at = kFrameHeaderBytes + 8 + 1 + 4 + 4 + 16;
-  for (uint8_t bad : {uint8_t{0}, uint8_t{4}}) {
+  for (uint8_t bad : {uint8_t{0}, uint8_t{5}}) {
     Bytes frame = encode_frame(reply);
     frame.at(fate_at) = bad;
     EXPECT_FALSE(decode_frame(frame).is_ok()) << int(bad);

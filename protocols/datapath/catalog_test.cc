@@ -372,6 +372,27 @@ TEST(Catalog, OneRecordStatusAsksAboutRecordsOfSeveralFilesOfItsShard) {
   EXPECT_EQ(cluster.record_status_and_wait(primary, 1, {{10, live}}).status, StatusCode::kInvalidArgument);
 }
 
+TEST(Catalog, ACopyOnANodeItsMapDoesNotNameIsStaleUnlessOneOfItsFragmentsIsBeingRepaired) {
+  CatalogCluster cluster(kNodes);
+  const NodeId primary = cluster.wait_for_primary();
+  // The test client asks from node kNodes: `here` has a fragment there, `elsewhere` does not.
+  const RecordId here{1, 1}, elsewhere{1, 2};
+  ASSERT_EQ(cluster.commit_and_wait(primary, make_record(10, here, 0, 100)).status, StatusCode::kOk);
+  ASSERT_EQ(cluster.commit_and_wait(primary, make_record(10, elsewhere, 200, 100, 4, 2, 0, kNodes)).status, StatusCode::kOk);
+  EXPECT_EQ(fate_of(cluster.record_status_and_wait(primary, 10, {here}), here), RecordFate::kCurrent);
+  EXPECT_EQ(fate_of(cluster.record_status_and_wait(primary, 10, {elsewhere}), elsewhere), RecordFate::kStale);
+  // While a fragment of it is being rebuilt (the target keeps refusing), its copies are not judged.
+  cluster.rebuild_status = StatusCode::kUnavailable;
+  auto corrupt = std::make_shared<FragmentCorrupt>();
+  corrupt->file_id = 10;
+  corrupt->record_id = elsewhere;
+  corrupt->index = 1;
+  cluster.send(primary, corrupt);
+  ASSERT_TRUE(cluster.run_until([&] { return cluster.catalog(primary)->repairs_pending(0) > 0; }, kSecond));
+  EXPECT_EQ(fate_of(cluster.record_status_and_wait(primary, 10, {elsewhere}), elsewhere), RecordFate::kCurrent);
+  EXPECT_TRUE(cluster.abandons.empty());
+}
+
 TEST(Catalog, AnAbandonAndARacingCommitNeverBothSucceedWhicheverIsFirst) {
   CatalogCluster cluster(kNodes);
   const NodeId primary = cluster.wait_for_primary();

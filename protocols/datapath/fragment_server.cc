@@ -881,6 +881,12 @@ void FragmentServer::apply_fates(const OrphanQuery& q, const RecordStatusReply& 
         drop_fragment(key);
         runtime_.count("datapath.orphan_fragments_deleted");
         break;
+      case RecordFate::kStale:
+        // The record lives on, but its fragment map has moved this fragment elsewhere (the move's delete
+        // was lost): no reader will ask for this copy.
+        drop_fragment(key);
+        runtime_.count("datapath.stale_fragments_deleted");
+        break;
       case RecordFate::kCurrent:
         if (!found->confirmed) append_manifest(kManifestConfirm, key, FragmentLocation{});
         found->confirmed = true;

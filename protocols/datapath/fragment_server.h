@@ -9,7 +9,8 @@
 // the fragments not confirmed for orphan_grace (or confirmed longer than orphan_recheck ago) and asks
 // the catalog primary of their files' shard about their records (RecordStatus, batched per shard, with
 // timeouts, bounded retries and redirects). The primary abandons records that are not live before it answers, so a
-// record reported abandoned can never commit later: its fragments are deleted here. A record reported
+// record reported abandoned can never commit later: its fragments are deleted here. So is a fragment
+// reported stale (its record lives, but its map has moved the fragment elsewhere). A record reported
 // current is remembered as confirmed (also in the manifest).
 //
 // Disk layout (log-structured): fragments are appended to log files "frag/log/<n>" (fragment header then

@@ -299,8 +299,10 @@ struct RecordStatus final : Message {
 };
 
 // kCurrent: committed and current (keep it); kSuperseded: committed, superseded by a compaction and not
-// yet collected (keep it for now, ask again later); kAbandoned: tombstoned, it never commits (delete it).
-enum class RecordFate : uint8_t { kCurrent = 1, kSuperseded = 2, kAbandoned = 3 };
+// yet collected (keep it for now, ask again later); kAbandoned: tombstoned, it never commits (delete it);
+// kStale: live, but its fragment map places none of its fragments on the asking node and no repair is
+// moving one there (a copy left by a move whose DeleteFragments was lost: delete it).
+enum class RecordFate : uint8_t { kCurrent = 1, kSuperseded = 2, kAbandoned = 3, kStale = 4 };
 
 // kOk with one fate per asked record (in the request's order); kNotLeader with a hint (kNoNode:
 // unknown); kUnavailable when the primary cannot append now; kInvalidArgument for a bad request.
