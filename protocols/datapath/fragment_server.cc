@@ -467,6 +467,12 @@ void FragmentServer::finish_stores() {
 }
 
 void FragmentServer::finish_store(uint64_t id, Store& store) {
+  if (store.move && store.status == StatusCode::kOk) {
+    // Deleted or replaced while the move's batch was being synced: the copy is dead space (its manifest
+    // entry comes before the delete's, or names an identical copy), and the fragment must not come back.
+    const Stored* current = index_.find(store.key);
+    if (current == nullptr || current->location != store.moved_from) store.status = StatusCode::kConflict;
+  }
   const StatusCode status = store.status;
   LogFile& log = logs_[store.location.log];
   require(log.stores_in_flight > 0, "stores in flight of a log");
