@@ -206,6 +206,21 @@ std::vector<bool> alive_except(std::initializer_list<NodeId> dead) {
   return alive;
 }
 
+// Crashes `victim` for good and tells every catalog, through membership, that it is gone.
+void lose(CatalogCluster& cluster, NodeId victim) {
+  cluster.world->crash(victim);
+  cluster.membership(alive_except({victim}));
+}
+
+// Every node outside `group`: the candidate replacements.
+std::vector<NodeId> outside(const std::vector<NodeId>& group) {
+  std::vector<NodeId> spares;
+  for (NodeId n = 0; n < kNodes; ++n) {
+    if (!std::count(group.begin(), group.end(), n)) spares.push_back(n);
+  }
+  return spares;
+}
+
 // Runs in 5 ms steps, failing if two up nodes believe they hold the shard's lease at once (true time)
 // or two replicas serve at once; returns whether `done` came to hold within `limit_ns`.
 bool run_checking_leases(CatalogCluster& cluster, const std::function<bool()>& done, TimeNs limit_ns) {
@@ -421,9 +436,8 @@ TEST(CatalogReconfiguration, ADeadMemberIsReplacedAndTheGroupThenSurvivesASecond
       announced.push_back(Announced{n, shard, version, members});
     });
   }
-  cluster.world->crash(victim);
   const TimeNs crashed_at = cluster.world->now_ns();
-  cluster.membership(alive_except({victim}));
+  lose(cluster, victim);
   // Nothing happens before replace_after; then a replacement joins as version 2.
   ASSERT_TRUE(run_checking_leases(cluster, [&] { return cluster.catalog(primary)->config_version(0) == 2; }, 20 * kSecond))
       << cluster.describe();
@@ -432,7 +446,9 @@ TEST(CatalogReconfiguration, ADeadMemberIsReplacedAndTheGroupThenSurvivesASecond
   ASSERT_EQ(group.size(), 3u);
   EXPECT_FALSE(std::count(group.begin(), group.end(), victim));
   for (NodeId n : original) {
-    if (n != victim) EXPECT_TRUE(std::count(group.begin(), group.end(), n)) << "survivor " << n << " dropped";
+    if (n != victim) {
+      EXPECT_TRUE(std::count(group.begin(), group.end(), n)) << "survivor " << n << " dropped";
+    }
   }
   const NodeId added = other_member(group, {original[0], original[1], original[2]});
   ASSERT_NE(added, kNoNode);
@@ -502,14 +518,10 @@ TEST(CatalogReconfiguration, AReplacementThatCannotCatchUpChangesNothingAndWrite
   const std::vector<NodeId> original = cluster.group();
   const NodeId primary = cluster.wait_for_primary();
   ASSERT_EQ(commit_many(cluster, primary, 1, 5).size(), 5u);
-  std::vector<NodeId> spares;  // every candidate replacement
-  for (NodeId n = 0; n < kNodes; ++n) {
-    if (!std::count(original.begin(), original.end(), n)) spares.push_back(n);
-  }
+  const std::vector<NodeId> spares = outside(original);
   isolate(cluster, spares, cluster.world->now_ns() + 1, 12 * kSecond);
   const NodeId victim = other_member(original, {primary});
-  cluster.world->crash(victim);
-  cluster.membership(alive_except({victim}));
+  lose(cluster, victim);
   ASSERT_TRUE(cluster.run_until([&] { return cluster.catalog(primary)->reconfiguring(0); }, 10 * kSecond));
   cluster.run_for(2 * kSecond);
   // The learner has nothing: no kReconfigure, and the old group (primary + survivor) still commits.
@@ -532,18 +544,14 @@ TEST(CatalogReconfiguration, TheChangeCommitsOnlyWithMajoritiesOfBothGroups) {
   const std::vector<NodeId> original = cluster.group();
   const NodeId primary = cluster.wait_for_primary();
   ASSERT_EQ(commit_many(cluster, primary, 1, 5).size(), 5u);
-  std::vector<NodeId> spares;
-  for (NodeId n = 0; n < kNodes; ++n) {
-    if (!std::count(original.begin(), original.end(), n)) spares.push_back(n);
-  }
+  const std::vector<NodeId> spares = outside(original);
   const NodeId victim = other_member(original, {primary});
   const NodeId survivor = other_member(original, {primary, victim});
   const TimeNs now = cluster.world->now_ns();
   // The learner is unreachable until the survivor is cut off; then it catches up at once.
   isolate(cluster, spares, now + 1, kReplaceAfter + 2 * kSecond);
   isolate(cluster, {survivor}, now + kReplaceAfter + 2 * kSecond, 8 * kSecond);
-  cluster.world->crash(victim);
-  cluster.membership(alive_except({victim}));
+  lose(cluster, victim);
   ASSERT_TRUE(cluster.run_until([&] { return cluster.catalog(primary)->reconfiguring(0); }, 10 * kSecond));
   ASSERT_TRUE(cluster.run_until([&] { return cluster.world->now_ns() > now + kReplaceAfter + 2 * kSecond; }, 10 * kSecond));
   const size_t commits_before = cluster.commits.size();
@@ -589,8 +597,7 @@ TEST(CatalogReconfiguration, ARestartedReplacementFindsItsGroupInItsLog) {
   ASSERT_EQ(commit_many(cluster, primary, 1, 5).size(), 5u);
   const NodeId victim = other_member(original, {primary});
   const NodeId survivor = other_member(original, {primary, victim});
-  cluster.world->crash(victim);
-  cluster.membership(alive_except({victim}));
+  lose(cluster, victim);
   ASSERT_TRUE(cluster.run_until([&] { return cluster.catalog(primary)->config_version(0) == 2; }, 20 * kSecond));
   const std::vector<NodeId> group = cluster.catalog(primary)->members(0);
   const NodeId added = other_member(group, {original[0], original[1], original[2]});
@@ -625,8 +632,7 @@ TEST(CatalogReconfiguration, ANewMembersAcceptorStaysSilentForALeasePeriod) {
   const std::vector<NodeId> original = cluster.group();
   const NodeId primary = cluster.wait_for_primary();
   const NodeId victim = other_member(original, {primary});
-  cluster.world->crash(victim);
-  cluster.membership(alive_except({victim}));
+  lose(cluster, victim);
   NodeId added = kNoNode;
   ASSERT_TRUE(cluster.run_until(
       [&] {
@@ -665,8 +671,7 @@ TEST(CatalogReconfiguration, ReplaceAfterZeroNeverReplaces) {
   const std::vector<NodeId> original = cluster.group();
   const NodeId primary = cluster.wait_for_primary();
   const NodeId victim = other_member(original, {primary});
-  cluster.world->crash(victim);
-  cluster.membership(alive_except({victim}));
+  lose(cluster, victim);
   cluster.run_for(10 * kSecond);
   EXPECT_FALSE(cluster.catalog(primary)->reconfiguring(0));
   EXPECT_EQ(cluster.catalog(primary)->config_version(0), 1u);

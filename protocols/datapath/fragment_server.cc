@@ -377,8 +377,6 @@ void FragmentServer::tend_log(uint32_t log) {
     ++logs_removed_;
     runtime_.count("datapath.fragment_log_removed");
     if (cleaning_ && cleaning_log_ == log) cleaning_ = false;
-    start_cleaning();
-    return;
   }
   start_cleaning();
 }
@@ -611,21 +609,18 @@ void FragmentServer::on_delete(const DeleteFragments& m) {
   }
 }
 
-void FragmentServer::drop_fragment(const Key& key) {
-  const Stored* found = index_.find(key);
-  if (found == nullptr) return;
-  const FragmentLocation location = found->location;
-  index_.erase(key);
+bool FragmentServer::drop_fragment(const Key& key) {
+  const std::optional<Stored> dropped = index_.erase(key);
+  if (!dropped) return false;
   // Durable with the next batch; a delete lost in a crash brings the fragment back after the restart,
   // where the next orphan question (or recheck) deletes it again.
   append_manifest(kManifestDelete, key, FragmentLocation{});
-  remove_live(location);
+  remove_live(dropped->location);
+  return true;
 }
 
 void FragmentServer::forget_missing(const Key& key) {
-  if (!index_.contains(key)) return;
-  runtime_.count("datapath.fragment_missing");
-  drop_fragment(key);
+  if (drop_fragment(key)) runtime_.count("datapath.fragment_missing");
 }
 
 // ---- scrub ----

@@ -183,7 +183,7 @@ class FragmentServer final : public Role {
   void clean_next();
   void cleaner_read_done(const Fetch& fetch, StatusCode status, const Payload& data);
 
-  void drop_fragment(const Key& key);  // forgets the fragment (manifest: with the next batch)
+  bool drop_fragment(const Key& key);  // forgets the fragment (manifest: with the next batch); false if unknown
 
   void start_orphan_pass();
   // Marks a fragment checked now and queues its next check.

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <optional>
 #include <tuple>
 #include <unordered_map>
 #include <utility>
@@ -47,15 +48,17 @@ class FragmentTable {
     return {&at->value, true};
   }
 
-  bool erase(const FragmentKey& key) {
+  // Removes the entry for `key`; returns its value (nullopt if there was none).
+  std::optional<Value> erase(const FragmentKey& key) {
     auto file = files_.find(key.file);
-    if (file == files_.end()) return false;
+    if (file == files_.end()) return std::nullopt;
     auto at = position(file->second, key);
-    if (at == file->second.end() || at->record != key.record || at->index != key.index) return false;
+    if (at == file->second.end() || at->record != key.record || at->index != key.index) return std::nullopt;
+    std::optional<Value> value = std::move(at->value);
     file->second.erase(at);
     if (file->second.empty()) files_.erase(file);
     --size_;
-    return true;
+    return value;
   }
 
   size_t size() const { return size_; }
