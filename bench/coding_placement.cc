@@ -13,10 +13,10 @@ namespace {
 
 constexpr uint32_t kFragments = 12;  // (8, 4)
 
-std::vector<PlacementNode> topology(uint32_t racks, uint32_t per_rack) {
+std::vector<PlacementNode> topology(uint32_t racks, uint32_t per_rack, uint32_t sites = 1) {
   std::vector<PlacementNode> nodes;
   for (uint32_t r = 0; r < racks; ++r) {
-    for (uint32_t n = 0; n < per_rack; ++n) nodes.push_back({r * per_rack + n, r, 0, 1.0, true});
+    for (uint32_t n = 0; n < per_rack; ++n) nodes.push_back({r * per_rack + n, r, r % sites, 1.0, true});
   }
   return nodes;
 }
@@ -39,8 +39,11 @@ double movement_ratio(const Placement& before, const Placement& after, uint64_t 
   return double(moved) / double(records * kFragments) / ideal;
 }
 
-void bm_place(benchmark::State& state, uint32_t racks, uint32_t per_rack) {
-  const auto nodes = topology(racks, per_rack);
+// Equal weights take the integer fast path; `weighted` gives every other node twice the weight, so
+// each score is a logarithm.
+void bm_place(benchmark::State& state, uint32_t racks, uint32_t per_rack, uint32_t sites, bool weighted) {
+  auto nodes = topology(racks, per_rack, sites);
+  for (size_t i = 0; weighted && i < nodes.size(); i += 2) nodes[i].weight = 2.0;
   const Placement p = std::move(Placement::create(nodes).value());
   uint64_t seq = 0;
   for (auto _ : state) {
@@ -74,8 +77,11 @@ void bm_quality(benchmark::State& state, uint32_t racks, uint32_t per_rack) {
 }  // namespace pbfs
 
 int main(int argc, char** argv) {
-  benchmark::RegisterBenchmark("place_record/100_nodes_10_racks", pbfs::bm_place, 10u, 10u);
-  benchmark::RegisterBenchmark("place_record/1000_nodes_40_racks", pbfs::bm_place, 40u, 25u);
+  benchmark::RegisterBenchmark("place_record/100_nodes_10_racks", pbfs::bm_place, 10u, 10u, 1u, false);
+  benchmark::RegisterBenchmark("place_record/1000_nodes_40_racks", pbfs::bm_place, 40u, 25u, 1u, false);
+  // The 1000-node simulation's cluster: 2 sites x 25 racks x 20 nodes.
+  benchmark::RegisterBenchmark("place_record/1000_nodes_2_sites_50_racks", pbfs::bm_place, 50u, 20u, 2u, false);
+  benchmark::RegisterBenchmark("place_record/1000_nodes_40_racks_weighted", pbfs::bm_place, 40u, 25u, 1u, true);
   benchmark::RegisterBenchmark("quality/100_nodes_10_racks", pbfs::bm_quality, 10u, 10u)->Iterations(1);
   benchmark::RegisterBenchmark("quality/100_nodes_1_rack", pbfs::bm_quality, 1u, 100u)->Iterations(1);
   benchmark::Initialize(&argc, argv);

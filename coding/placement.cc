@@ -4,6 +4,7 @@
 #include "coding/placement.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <map>
 #include <numeric>
@@ -17,6 +18,7 @@ namespace {
 constexpr uint64_t kRecordDomain = 0x7265636f72642d31ull;   // "record-1"
 constexpr uint64_t kCatalogDomain = 0x636174616c6f672dull;  // "catalog-"
 constexpr uint64_t kNodeDomain = 0x6e6f64652d696431ull;     // "node-id1"
+constexpr uint64_t kScoreRange = uint64_t{1} << 53;         // scores with equal weights: the hash's top 53 bits
 
 uint64_t mix64(uint64_t x) {
   x ^= x >> 33;
@@ -80,12 +82,12 @@ Result<Placement> Placement::create(std::vector<PlacementNode> nodes) {
   std::unordered_set<uint32_t> alive_racks, alive_sites;
   for (size_t i = 0; i < p.nodes_.size(); ++i) {
     const PlacementNode& n = p.nodes_[i];
-    p.node_hash_.push_back(mix64(n.id ^ kNodeDomain));
     p.position_.emplace(n.id, static_cast<uint32_t>(i));
     if (n.weight != p.nodes_.front().weight) p.uniform_weights_ = false;
     if (!n.alive) continue;
     ++p.alive_count_;
     p.alive_positions_.push_back(static_cast<uint32_t>(i));
+    p.alive_hash_.push_back(mix64(n.id ^ kNodeDomain));
     p.alive_weight_ += n.weight;
     alive_racks.insert(p.rack_index_[i]);
     alive_sites.insert(p.site_index_[i]);
@@ -111,26 +113,113 @@ Result<std::vector<uint32_t>> Placement::place_catalog(FileId file, uint32_t rep
 
 namespace {
 
-using Ranked = std::pair<double, uint32_t>;  // (score, node position): higher score first, then lower position
-
-// A function object (not a function pointer) so the heap and sort calls inline it.
+// Higher score first, then lower position. A function object (not a function pointer) so the
+// nth_element and sort calls inline it.
 struct Better {
+  template <typename Ranked>
   bool operator()(const Ranked& a, const Ranked& b) const {
-    return a.first > b.first || (a.first == b.first && a.second < b.second);
+    return a.score > b.score || (a.score == b.score && a.alive_index < b.alive_index);
   }
 };
 constexpr Better better;
 
+// An unsigned integer in the same order as a score, equal exactly when the scores compare equal, so
+// ranking compares integers whatever the weights. Scores are never NaN; -0.0 (a tiny log divided by a
+// huge weight) becomes +0.0 first, because the two compare equal as doubles.
+uint64_t ordered_bits(double score) {
+  const uint64_t bits = std::bit_cast<uint64_t>(score + 0.0);
+  return bits >> 63 ? ~bits : bits | (uint64_t{1} << 63);
+}
+
+// Sorts equal-weight candidates best first into `out`. Their scores are uniform below 2^53, so a
+// counting sort on the distance from the top, with about one bucket per candidate, leaves them nearly
+// in order and insertion sort finishes (settling ties too). Linear, with few mispredicted branches,
+// where std::sort over ~50 random scores spends most of its time in them; any scores come out sorted.
+template <typename Ranked>
+void sort_uniform(std::span<const Ranked> kept, std::span<Ranked> out, std::vector<uint32_t>& bucket_starts) {
+  PBFS_CODING_CHECK(kept.size() == out.size());
+  if (kept.empty()) return;
+  uint64_t lowest = kScoreRange;
+  for (const Ranked& r : kept) lowest = std::min(lowest, r.score);
+  const uint64_t width = kScoreRange - lowest;  // > 0: scores are below 2^53
+  const int shift = std::bit_width(width / kept.size());
+  const size_t buckets = ((width - 1) >> shift) + 1;  // <= kept.size()
+  auto bucket = [&](const Ranked& r) { return (kScoreRange - 1 - r.score) >> shift; };
+  bucket_starts.assign(buckets + 1, 0);
+  for (const Ranked& r : kept) ++bucket_starts[bucket(r) + 1];
+  for (size_t b = 1; b <= buckets; ++b) bucket_starts[b] += bucket_starts[b - 1];
+  for (const Ranked& r : kept) out[bucket_starts[bucket(r)]++] = r;
+  for (size_t i = 1; i < out.size(); ++i) {
+    const Ranked next = out[i];
+    size_t j = i;
+    for (; j > 0 && better(next, out[j - 1]); --j) out[j] = out[j - 1];
+    out[j] = next;
+  }
+}
+
 }  // namespace
 
-double Placement::score(uint64_t key_hash, uint32_t position) const {
+template <bool kUniformWeights>
+uint64_t Placement::score(uint64_t key_hash, uint64_t node_hash, uint32_t alive_index) const {
   // u in (0, 1) from the hash; weighted rendezvous ranks by ln(u) / weight. With equal weights the
   // 53-bit hash itself ranks the same as u (u is an increasing function of it, exactly representable),
-  // so the common case needs no floating-point work beyond the conversion.
-  const uint64_t bits = mix64(key_hash ^ node_hash_[position]) >> 11;
-  if (uniform_weights_) return double(bits);
+  // so the common case needs no floating-point work at all.
+  const uint64_t bits = mix64(key_hash ^ node_hash) >> 11;
+  if constexpr (kUniformWeights) return bits;
   const double u = (double(bits) + 0.5) * 0x1.0p-53;
-  return std::log(u) / nodes_[position].weight;
+  return ordered_bits(std::log(u) / nodes_[alive_positions_[alive_index]].weight);
+}
+
+// A prefix of the ranking of all alive nodes, best first: the nodes scoring at least `floor`, or when
+// there are more than 2 x keep_count of those, the best keep_count to 2 x keep_count of them. Each node
+// is appended and kept only if its score reaches the threshold (a store and an add, no branch the hash
+// decides); when the buffer fills, nth_element cuts it back to keep_count and the threshold rises to the
+// worst survivor. So every node left out ranks below every node kept.
+template <bool kUniformWeights>
+std::span<const Placement::Ranked> Placement::rank_best(uint64_t key_hash, uint32_t keep_count, uint64_t floor,
+                                                        Scratch& scratch) const {
+  PBFS_CODING_CHECK(keep_count > 0 && keep_count <= alive_count_);
+  const size_t capacity = std::min(size_t{4} * keep_count, size_t{alive_count_} + 1);  // all kept: never full
+  if (scratch.ranked.size() < 2 * capacity) scratch.ranked.resize(2 * capacity);  // kept, then sorted
+  Ranked* const kept = scratch.ranked.data();
+  const uint64_t* const node_hash = alive_hash_.data();  // locals: the stores below could alias members
+  const uint32_t alive_count = alive_count_;
+  size_t kept_count = 0;
+  uint64_t threshold = floor;
+  for (uint32_t j = 0; j < alive_count; ++j) {
+    const uint64_t score = this->score<kUniformWeights>(key_hash, node_hash[j], j);
+    kept[kept_count] = {score, j};
+    kept_count += score >= threshold ? 1 : 0;
+    if (kept_count == capacity) {
+      std::nth_element(kept, kept + keep_count - 1, kept + capacity, better);
+      threshold = kept[keep_count - 1].score;
+      kept_count = keep_count;
+    }
+  }
+  if (kept_count > 2 * size_t{keep_count}) {
+    std::nth_element(kept, kept + keep_count - 1, kept + kept_count, better);
+    kept_count = keep_count;
+  }
+  if constexpr (kUniformWeights) {
+    const std::span<Ranked> sorted(kept + capacity, kept_count);
+    sort_uniform<Ranked>({kept, kept_count}, sorted, scratch.bucket_starts);
+    return sorted;
+  }
+  std::sort(kept, kept + kept_count, better);
+  return {kept, kept_count};
+}
+
+// About the best `keep_count` alive nodes, best first: a prefix of the ranking of all of them. With equal
+// weights the scores are uniform over [0, 2^53), so a floor that about 1.5 x keep_count nodes reach is
+// known before scanning: the threshold then rarely has to rise, and the few nodes above it need only a
+// sort. (Fewer than keep_count above it, several standard deviations off, costs nothing but a shorter
+// prefix.) All alive nodes when keep_count is alive_count_.
+std::span<const Placement::Ranked> Placement::rank(uint64_t key_hash, uint32_t keep_count, Scratch& scratch) const {
+  if (!uniform_weights_) return rank_best<false>(key_hash, keep_count, 0, scratch);
+  const uint64_t expected_kept = uint64_t{keep_count} + keep_count / 2;
+  const bool keep_all = keep_count == alive_count_ || expected_kept >= alive_count_;
+  const uint64_t floor = keep_all ? 0 : kScoreRange - expected_kept * (kScoreRange / alive_count_);
+  return rank_best<true>(key_hash, keep_count, floor, scratch);
 }
 
 Result<std::vector<uint32_t>> Placement::place(uint64_t key_hash, uint32_t count, const PlacementOptions& options,
@@ -139,30 +228,18 @@ Result<std::vector<uint32_t>> Placement::place(uint64_t key_hash, uint32_t count
     return Status(StatusCode::kUnavailable, "need " + std::to_string(count) + " alive nodes, have " + std::to_string(alive_count_));
   }
   if (count == 0) return std::vector<uint32_t>{};
-  // Usually the winners are among the best few: keep only those while scoring (a heap whose top is the
-  // worst kept), and rank everything only if they were not enough. Placement runs once per write over
-  // every node, so it must not allocate or sort per node.
-  const size_t prefix = std::min<size_t>(alive_count_, size_t{2} * count + 8);
-  std::vector<Ranked> ranked;
-  ranked.reserve(prefix);
-  for (uint32_t i : alive_positions_) {
-    const Ranked candidate{score(key_hash, i), i};
-    if (ranked.size() < prefix) {
-      ranked.push_back(candidate);
-      std::push_heap(ranked.begin(), ranked.end(), better);
-    } else if (better(candidate, ranked.front())) {
-      std::pop_heap(ranked.begin(), ranked.end(), better);
-      ranked.back() = candidate;
-      std::push_heap(ranked.begin(), ranked.end(), better);
-    }
-  }
-  std::sort_heap(ranked.begin(), ranked.end(), better);
+  // Usually the winners are among the best few: rank only those, and rank everything only if they
+  // were not enough. Placement runs once per write over every node, so the candidates live in a
+  // buffer reused across calls; one per thread, because one const Placement serves many threads.
+  thread_local Scratch scratch;
+  const uint32_t prefix = static_cast<uint32_t>(std::min<uint64_t>(alive_count_, uint64_t{2} * count + 8));
+  const auto best = rank(key_hash, prefix, scratch);
   std::vector<uint32_t> chosen;
-  if (!select(ranked, count, options, load, fragment_bytes, chosen, prefix < alive_count_)) {
-    ranked.clear();
-    for (uint32_t i : alive_positions_) ranked.push_back({score(key_hash, i), i});
-    std::sort(ranked.begin(), ranked.end(), better);
-    PBFS_CODING_CHECK(select(ranked, count, options, load, fragment_bytes, chosen, false));
+  chosen.reserve(count);
+  if (!select(best, count, options, load, fragment_bytes, chosen, best.size() < alive_count_)) {
+    const auto all = rank(key_hash, alive_count_, scratch);
+    PBFS_CODING_CHECK(all.size() == alive_count_);
+    PBFS_CODING_CHECK(select(all, count, options, load, fragment_bytes, chosen, false));
   }
   return chosen;
 }
@@ -170,20 +247,19 @@ Result<std::vector<uint32_t>> Placement::place(uint64_t key_hash, uint32_t count
 // Greedy over the ranked nodes. Pass 0 honours the domain caps and the load bound; each later pass
 // relaxes the caps by one and drops the bound, so a lopsided topology still gets `count` distinct nodes.
 // False if pass 0 fell short and `partial` says more candidates exist (the caller then ranks them all).
-// Domain counts are kept over the chosen nodes only (count is small), not over every node.
-bool Placement::select(const std::vector<std::pair<double, uint32_t>>& ranked, uint32_t count,
-                       const PlacementOptions& options, const LoadTracker* load, uint64_t fragment_bytes,
-                       std::vector<uint32_t>& chosen, bool partial) const {
+// Domain counts are kept over the chosen nodes only (count is small), not over every node. `chosen`
+// holds positions while selecting (no second buffer per call) and node ids once it returns true.
+bool Placement::select(std::span<const Ranked> ranked, uint32_t count, const PlacementOptions& options,
+                       const LoadTracker* load, uint64_t fragment_bytes, std::vector<uint32_t>& chosen,
+                       bool partial) const {
   const bool bounded = options.load_bound > 0 && load != nullptr;
   const double mean_per_weight =
       bounded ? double(load->total_bytes() + uint64_t{count} * fragment_bytes) / alive_weight_ : 0;
   const uint32_t rack_cap = options.spread_racks ? (count + racks_alive_ - 1) / racks_alive_ : count;
   const uint32_t site_cap = options.spread_sites ? (count + sites_alive_ - 1) / sites_alive_ : count;
-  std::vector<uint32_t> positions;  // of the chosen nodes
-  positions.reserve(count);
   auto taken = [&](uint32_t i, uint32_t& same_rack, uint32_t& same_site) {
     same_rack = same_site = 0;
-    for (uint32_t p : positions) {
+    for (uint32_t p : chosen) {
       if (p == i) return true;
       same_rack += rack_index_[p] == rack_index_[i] ? 1 : 0;
       same_site += site_index_[p] == site_index_[i] ? 1 : 0;
@@ -194,18 +270,18 @@ bool Placement::select(const std::vector<std::pair<double, uint32_t>>& ranked, u
   for (uint32_t pass = 0; chosen.size() < count; ++pass) {
     PBFS_CODING_CHECK(pass <= count);
     for (size_t r = 0; r < ranked.size() && chosen.size() < count; ++r) {
-      const uint32_t i = ranked[r].second;
+      const uint32_t i = alive_positions_[ranked[r].alive_index];
       uint32_t same_rack = 0, same_site = 0;
       if (taken(i, same_rack, same_site) || same_rack >= rack_cap + pass || same_site >= site_cap + pass) continue;
       if (bounded && pass == 0) {
         const double bound = mean_per_weight * nodes_[i].weight * options.load_bound;
         if (double(load->bytes_by_position()[i] + fragment_bytes) > bound) continue;
       }
-      positions.push_back(i);
-      chosen.push_back(nodes_[i].id);
+      chosen.push_back(i);
     }
     if (pass == 0 && chosen.size() < count && partial) return false;
   }
+  for (uint32_t& node : chosen) node = nodes_[node].id;
   return true;
 }
 

@@ -69,15 +69,31 @@ class Placement {
   Result<std::vector<uint32_t>> place_catalog(FileId file, uint32_t replicas, const PlacementOptions& options = {}) const;
 
  private:
+  // A node while ranking. `score` is an integer that orders exactly as the rendezvous score does (higher
+  // first) and is equal exactly when the scores are. Equal scores go to the lower position, that is the
+  // lower index into alive_positions_ (ascending).
+  struct Ranked {
+    uint64_t score = 0;
+    uint32_t alive_index = 0;
+  };
+  // Buffers reused across calls (one per thread): placement runs once per write over every node.
+  struct Scratch {
+    std::vector<Ranked> ranked;
+    std::vector<uint32_t> bucket_starts;
+  };
   Result<std::vector<uint32_t>> place(uint64_t key_hash, uint32_t count, const PlacementOptions& options,
                                       const LoadTracker* load, uint64_t fragment_bytes) const;
-  double score(uint64_t key_hash, uint32_t position) const;
-  bool select(const std::vector<std::pair<double, uint32_t>>& ranked, uint32_t count, const PlacementOptions& options,
-              const LoadTracker* load, uint64_t fragment_bytes, std::vector<uint32_t>& chosen, bool partial) const;
+  template <bool kUniformWeights>
+  uint64_t score(uint64_t key_hash, uint64_t node_hash, uint32_t alive_index) const;
+  template <bool kUniformWeights>
+  std::span<const Ranked> rank_best(uint64_t key_hash, uint32_t keep_count, uint64_t floor, Scratch& scratch) const;
+  std::span<const Ranked> rank(uint64_t key_hash, uint32_t keep_count, Scratch& scratch) const;
+  bool select(std::span<const Ranked> ranked, uint32_t count, const PlacementOptions& options, const LoadTracker* load,
+              uint64_t fragment_bytes, std::vector<uint32_t>& chosen, bool partial) const;
   std::vector<PlacementNode> nodes_;
   std::unordered_map<uint32_t, uint32_t> position_;
-  std::vector<uint64_t> node_hash_;
   std::vector<uint32_t> alive_positions_;  // positions of the alive nodes, ascending
+  std::vector<uint64_t> alive_hash_;       // their node hashes, in the same order (the scoring loop reads both)
   std::vector<uint32_t> rack_index_;  // dense rack / site numbers per node position
   std::vector<uint32_t> site_index_;
   uint32_t racks_alive_ = 0;
