@@ -59,32 +59,105 @@ void Disk::forget_if_empty(Entry& e, const std::string& file) {
 
 DiskOpId Disk::write(TimeNs submit_ns, const std::string& file, uint64_t offset, Payload data, uint64_t tag,
                      Callback done) {
+  std::vector<DiskStep> steps;
+  steps.push_back(DiskStep::write(file, offset, std::move(data)));
+  return chain(submit_ns, std::move(steps), tag, std::move(done));
+}
+
+DiskOpId Disk::sync(TimeNs submit_ns, const std::string& file, uint64_t tag, Callback done) {
+  std::vector<DiskStep> steps;
+  steps.push_back(DiskStep::sync(file));
+  return chain(submit_ns, std::move(steps), tag, std::move(done));
+}
+
+DiskOpId Disk::chain(TimeNs submit_ns, std::vector<DiskStep> steps, uint64_t tag, Callback done) {
   const DiskOpId id = next_op_++;
-  DiskCompletion c{id, DiskOpKind::kWrite, tag, Status(), file, offset, Payload{}};
-  const TimeNs end = reserve(submit_ns, profile_.write_latency_ns);
-  if (failed_) {
-    c.status = Status(StatusCode::kIoError, "disk failed");
-  } else if (full_ || used_bytes() + data.size > profile_.capacity_bytes) {
-    c.status = Status(StatusCode::kNoSpace, "disk full writing " + file);
-  } else {
-    // The write reaches the cache when it completes (reads issued later see it), then completes.
-    // The entry stays (in_flight) until the write completes, so the completion needs no lookup; a
-    // crash or failure changes the epoch and the completion then touches nothing.
-    queued_bytes_ += data.size;
-    Entry* e = &files_[file];
-    e->dirty_bytes += data.size;
-    ++e->in_flight;
-    const uint64_t epoch = epoch_;
-    kernel_.at(end, [this, e, epoch, offset, data = std::move(data), c = std::move(c), done = std::move(done)]() mutable {
-      if (epoch != epoch_) return;  // the node crashed or the disk failed meanwhile
-      --e->in_flight;
-      e->pending.push_back(PendingWrite{next_write_order_++, offset, std::move(data)});
-      done(std::move(c));
-    });
-    return id;
+  Chain c{id, {}, 0, DiskCompletion{id, DiskOpKind::kSync, tag, Status(), std::string(), 0, Payload{}}, std::move(done)};
+  c.steps.reserve(steps.size());
+  TimeNs end = std::max(submit_ns, kernel_.now_ns());
+  std::string* last_file = nullptr;
+  for (DiskStep& step : steps) {
+    Status status;
+    Entry* e = nullptr;
+    const std::string* name = nullptr;
+    if (step.kind == DiskOpKind::kWrite) {
+      end = reserve(submit_ns, profile_.write_latency_ns);
+      if (failed_) {
+        status = Status(StatusCode::kIoError, "disk failed");
+      } else if (full_ || used_bytes() + step.data.size > profile_.capacity_bytes) {
+        status = Status(StatusCode::kNoSpace, "disk full writing " + step.file);
+      } else {
+        // The write reaches the cache when it completes (reads issued later see it). The entry stays
+        // (in_flight) until then, so landing needs no lookup.
+        queued_bytes_ += step.data.size;
+        auto it = files_.try_emplace(step.file).first;
+        e = &it->second;
+        name = &it->first;
+        e->dirty_bytes += step.data.size;
+        ++e->in_flight;
+      }
+    } else {
+      // Writes queued before this sync complete before it (FIFO), so it flushes them all.
+      auto it = files_.find(step.file);
+      uint64_t dirty = 0;
+      if (it != files_.end()) {
+        e = &it->second;
+        name = &it->first;
+        dirty = e->dirty_bytes;
+        e->dirty_bytes = 0;
+        ++e->in_flight;
+      }
+      end = reserve(submit_ns, profile_.sync_latency_ns +
+                                   static_cast<TimeNs>(static_cast<double>(dirty) * 1e9 / profile_.write_bandwidth_bytes_per_s));
+      if (failed_) status = Status(StatusCode::kIoError, "disk failed");
+    }
+    c.completion.kind = step.kind;
+    c.completion.offset = step.offset;
+    last_file = &step.file;
+    if (!status.is_ok()) {
+      c.completion.status = std::move(status);
+      break;
+    }
+    c.steps.push_back(Step{step.kind, e, name, step.offset, std::move(step.data), end});
   }
-  finish_at(end, std::move(c), std::move(done));
+  if (last_file != nullptr) c.completion.file = std::move(*last_file);
+  chains_.push_back(std::move(c));
+  kernel_.at(end, &Disk::chain_event, this, id);
   return id;
+}
+
+void Disk::chain_event(void* disk, uint64_t id) {
+  auto* self = static_cast<Disk*>(disk);
+  if (self->chains_.empty() || self->chains_.front().id != id) return;  // abandoned by a crash or failure
+  Chain c = std::move(self->chains_.front());
+  self->chains_.pop_front();
+  for (; c.applied < c.steps.size(); ++c.applied) self->apply_step(c.steps[c.applied]);
+  c.done(std::move(c.completion));
+}
+
+void Disk::apply_step(Step& step) {
+  Entry* e = step.entry;
+  if (e == nullptr) return;
+  --e->in_flight;
+  if (step.kind == DiskOpKind::kWrite) {
+    e->pending.push_back(PendingWrite{next_write_order_++, step.offset, std::move(step.data)});
+    return;
+  }
+  // Everything of this file that reached the cache by now becomes durable.
+  for (const PendingWrite& w : e->pending) {
+    make_durable(*e, w, w.data.size);
+    queued_bytes_ -= w.data.size;
+  }
+  e->pending.clear();
+  forget_if_empty(*e, *step.name);
+}
+
+void Disk::settle() {
+  const TimeNs now = kernel_.now_ns();
+  for (Chain& c : chains_) {
+    for (; c.applied < c.steps.size() && c.steps[c.applied].end_ns <= now; ++c.applied) apply_step(c.steps[c.applied]);
+    if (c.applied < c.steps.size()) return;  // later chains finish later still
+  }
 }
 
 Payload Disk::read_now(const std::string& file, uint64_t offset, uint64_t length, Status& status) const {
@@ -150,40 +223,6 @@ DiskOpId Disk::read(TimeNs submit_ns, const std::string& file, uint64_t offset, 
   return id;
 }
 
-DiskOpId Disk::sync(TimeNs submit_ns, const std::string& file, uint64_t tag, Callback done) {
-  const DiskOpId id = next_op_++;
-  // Writes queued before this sync complete before it (FIFO), so it flushes them all.
-  auto it = files_.find(file);
-  Entry* e = it == files_.end() ? nullptr : &it->second;
-  const uint64_t dirty = e != nullptr ? e->dirty_bytes : 0;
-  if (e != nullptr) {
-    e->dirty_bytes = 0;
-    ++e->in_flight;
-  }
-  const TimeNs service = profile_.sync_latency_ns +
-                         static_cast<TimeNs>(static_cast<double>(dirty) * 1e9 / profile_.write_bandwidth_bytes_per_s);
-  const TimeNs end = reserve(submit_ns, service);
-  const uint64_t epoch = epoch_;
-  kernel_.at(end, [this, e, epoch, id, file, tag, done = std::move(done)]() {
-    if (epoch != epoch_) return;
-    DiskCompletion c{id, DiskOpKind::kSync, tag, Status(), file, 0, Payload{}};
-    if (failed_) {
-      c.status = Status(StatusCode::kIoError, "disk failed");
-    } else if (e != nullptr) {
-      // Everything of this file that reached the cache by now becomes durable.
-      --e->in_flight;
-      for (const PendingWrite& w : e->pending) {
-        make_durable(*e, w, w.data.size);
-        queued_bytes_ -= w.data.size;
-      }
-      e->pending.clear();
-      forget_if_empty(*e, file);
-    }
-    done(std::move(c));
-  });
-  return id;
-}
-
 DiskOpId Disk::remove(TimeNs submit_ns, const std::string& file, uint64_t tag, Callback done) {
   const DiskOpId id = next_op_++;
   const TimeNs end = reserve(submit_ns, profile_.write_latency_ns);
@@ -210,6 +249,8 @@ DiskOpId Disk::remove(TimeNs submit_ns, const std::string& file, uint64_t tag, C
 }
 
 void Disk::crash() {
+  settle();
+  chains_.clear();
   ++epoch_;
   busy_until_ns_ = kernel_.now_ns();
   // Torn writes are drawn in completion order over the whole disk, independent of the table's layout.
@@ -238,6 +279,7 @@ void Disk::crash() {
 }
 
 void Disk::fail() {
+  chains_.clear();
   ++epoch_;
   failed_ = true;
   files_.clear();
@@ -264,6 +306,7 @@ std::vector<Disk::File*> Disk::durable_in_name_order() {
 }
 
 uint32_t Disk::rot_bits(uint32_t count) {
+  settle();
   const std::vector<File*> durable = durable_in_name_order();
   uint64_t total = 0;
   for (const File* file : durable) total += file->size;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -29,6 +30,10 @@ class Disk {
   DiskOpId read(TimeNs submit_ns, const std::string& file, uint64_t offset, uint64_t length, uint64_t tag,
                 Callback done);
   DiskOpId sync(TimeNs submit_ns, const std::string& file, uint64_t tag, Callback done);
+  // Writes and syncs one after the other with one completion (Runtime::disk_chain). Each step takes the
+  // time it would alone; their effects land when the chain completes, or, for the steps finished by
+  // then, when the node crashes or bits rot, so the content is as if each step had completed alone.
+  DiskOpId chain(TimeNs submit_ns, std::vector<DiskStep> steps, uint64_t tag, Callback done);
   DiskOpId remove(TimeNs submit_ns, const std::string& file, uint64_t tag, Callback done);
 
   // Faults and crash.
@@ -68,6 +73,29 @@ class Disk {
     uint64_t dirty_bytes = 0;           // bytes written (queued or cached) since the last sync
     uint32_t in_flight = 0;             // writes and syncs queued: they hold a pointer to this entry
   };
+  // A chain's accepted step. A write holds its entry (in_flight) until applied; a sync of a file with
+  // nothing written has none.
+  struct Step {
+    DiskOpKind kind;
+    Entry* entry;
+    const std::string* name;  // the entry's key
+    uint64_t offset;
+    Payload data;
+    TimeNs end_ns;
+  };
+  // A chain in flight. The disk runs operations in order, so chains finish in the order they were
+  // queued: the front is always the next to complete.
+  struct Chain {
+    DiskOpId id;
+    std::vector<Step> steps;
+    size_t applied = 0;  // steps whose effects have landed
+    DiskCompletion completion;
+    Callback done;
+  };
+  static void chain_event(void* disk, uint64_t id);
+  void apply_step(Step& step);
+  // Lands the effects of every chained step finished by now (before a crash or bit rot looks).
+  void settle();
   TimeNs reserve(TimeNs submit_ns, TimeNs service_ns);
   void finish_at(TimeNs time_ns, DiskCompletion completion, Callback done);
   Payload read_now(const std::string& file, uint64_t offset, uint64_t length, Status& status) const;
@@ -84,6 +112,7 @@ class Disk {
   uint64_t stream_id_;
   std::unique_ptr<Rng> rng_;  // most disks never need one: 2.5 KB saved per node
   std::unordered_map<std::string, Entry> files_;
+  std::deque<Chain> chains_;
   uint64_t next_write_order_ = 0;
   TimeNs busy_until_ns_ = 0;
   TimeNs busy_ns_ = 0;

@@ -23,6 +23,15 @@ class DiskTest : public ::testing::Test {
     };
   }
   Payload bytes(size_t n, uint8_t v) { return Payload::real(Bytes(n, v)); }
+  // A group commit's shape: a log append and its sync, then a manifest append and its sync.
+  std::vector<DiskStep> log_then_manifest(size_t log_bytes, size_t manifest_bytes) {
+    std::vector<DiskStep> steps;
+    steps.push_back(DiskStep::write("log", 0, bytes(log_bytes, 7)));
+    steps.push_back(DiskStep::sync("log"));
+    steps.push_back(DiskStep::write("manifest", 0, bytes(manifest_bytes, 9)));
+    steps.push_back(DiskStep::sync("manifest"));
+    return steps;
+  }
 
   Kernel kernel_;
   DiskProfile profile_;
@@ -159,6 +168,59 @@ TEST_F(DiskTest, FailedDiskErrorsEveryOperationAndLosesContent) {
   d.read(2 * kSecond, "a", 0, 10, 0, keep());
   kernel_.run_until(3 * kSecond);
   EXPECT_EQ(done_[4].status.code(), StatusCode::kNotFound);
+}
+
+TEST_F(DiskTest, ChainTakesItsStepsTimeAndCompletesOnceAtTheEnd) {
+  Disk& d = make();
+  d.chain(0, log_then_manifest(4096, 56), 42, keep());
+  d.read(0, "manifest", 0, 56, 43, keep());  // queued behind the chain: sees all of it
+  kernel_.run_until(kSecond);
+  ASSERT_EQ(done_.size(), 2u);
+  const TimeNs write = profile_.write_latency_ns;
+  const TimeNs sync4k = profile_.sync_latency_ns + static_cast<TimeNs>(4096 * 1e9 / profile_.write_bandwidth_bytes_per_s);
+  const TimeNs sync56 = profile_.sync_latency_ns + static_cast<TimeNs>(56 * 1e9 / profile_.write_bandwidth_bytes_per_s);
+  EXPECT_EQ(times_[0], write + sync4k + write + sync56) << "each step takes what it would take alone";
+  EXPECT_TRUE(done_[0].status.is_ok());
+  EXPECT_EQ(done_[0].tag, 42u);
+  EXPECT_EQ(done_[0].kind, DiskOpKind::kSync);
+  EXPECT_EQ(done_[0].file, "manifest");
+  EXPECT_EQ(*done_[1].data.bytes, Bytes(56, 9));
+  ASSERT_NE(d.durable_file("log"), nullptr);
+  EXPECT_EQ(d.durable_file("log")->data, Bytes(4096, 7));
+  ASSERT_NE(d.durable_file("manifest"), nullptr);
+  EXPECT_EQ(d.durable_file("manifest")->data, Bytes(56, 9));
+}
+
+TEST_F(DiskTest, ChainStopsAtTheFirstFailedStep) {
+  profile_.capacity_bytes = 1000;
+  Disk& d = make();
+  std::vector<DiskStep> steps;
+  steps.push_back(DiskStep::write("a", 0, bytes(600, 1)));
+  steps.push_back(DiskStep::write("b", 0, bytes(600, 2)));  // does not fit
+  steps.push_back(DiskStep::sync("a"));
+  d.chain(0, std::move(steps), 0, keep());
+  kernel_.run_until(kSecond);
+  ASSERT_EQ(done_.size(), 1u);
+  EXPECT_EQ(done_[0].status.code(), StatusCode::kNoSpace);
+  EXPECT_EQ(done_[0].kind, DiskOpKind::kWrite);
+  EXPECT_EQ(done_[0].file, "b");
+  EXPECT_EQ(times_[0], 2 * profile_.write_latency_ns) << "completes when the failed step does";
+  EXPECT_EQ(d.durable_file("a"), nullptr) << "the sync after the failure never ran";
+}
+
+TEST_F(DiskTest, CrashPartWayThroughAChainKeepsTheFinishedSteps) {
+  // A crash after the first write and sync finished but before the second write's sync: the first file
+  // is durable, the second write was in the cache only and is lost, and the chain never completes.
+  Disk& d = make();
+  d.chain(0, log_then_manifest(512, 512), 0, keep());
+  const TimeNs sync = profile_.sync_latency_ns + static_cast<TimeNs>(512 * 1e9 / profile_.write_bandwidth_bytes_per_s);
+  kernel_.run_until(2 * profile_.write_latency_ns + sync);  // the second write has just finished
+  d.crash();
+  kernel_.run_until(kSecond);
+  EXPECT_TRUE(done_.empty());
+  ASSERT_NE(d.durable_file("log"), nullptr) << "a finished sync is durable even though the chain was cut";
+  EXPECT_EQ(d.durable_file("log")->data, Bytes(512, 7));
+  EXPECT_EQ(d.durable_file("manifest"), nullptr);
 }
 
 }  // namespace

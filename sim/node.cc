@@ -106,6 +106,9 @@ DiskOpId SimRuntime::disk_read(const std::string& file, uint64_t offset, uint64_
 DiskOpId SimRuntime::disk_sync(const std::string& file, uint64_t tag) {
   return node_.disk->sync(effect_ns_, file, tag, completion());
 }
+DiskOpId SimRuntime::disk_chain(std::vector<DiskStep> steps, uint64_t tag) {
+  return node_.disk->chain(effect_ns_, std::move(steps), tag, completion());
+}
 DiskOpId SimRuntime::disk_remove(const std::string& file, uint64_t tag) {
   return node_.disk->remove(effect_ns_, file, tag, completion());
 }

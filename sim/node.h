@@ -72,6 +72,7 @@ class SimRuntime final : public Runtime {
   DiskOpId disk_write(const std::string& file, uint64_t offset, Payload data, uint64_t tag) override;
   DiskOpId disk_read(const std::string& file, uint64_t offset, uint64_t length, uint64_t tag) override;
   DiskOpId disk_sync(const std::string& file, uint64_t tag) override;
+  DiskOpId disk_chain(std::vector<DiskStep> steps, uint64_t tag) override;
   DiskOpId disk_remove(const std::string& file, uint64_t tag) override;
   Rng& random() override;
   void charge_cpu(TimeNs cost_ns) override;

@@ -58,6 +58,7 @@ class AcceptorOnCatalogPort final : public Runtime {
   }
   DiskOpId disk_sync(const std::string& file, uint64_t tag) override { return inner_.disk_sync(file, tag); }
   DiskOpId disk_remove(const std::string& file, uint64_t tag) override { return inner_.disk_remove(file, tag); }
+  DiskOpId disk_chain(std::vector<DiskStep> steps, uint64_t tag) override { return inner_.disk_chain(std::move(steps), tag); }
   Rng& random() override { return inner_.random(); }
   void charge_cpu(TimeNs cost_ns) override { inner_.charge_cpu(cost_ns); }
   TraceTableId trace_table(const TableSchema& schema) override { return inner_.trace_table(schema); }
@@ -213,9 +214,6 @@ void Catalog::on_disk_done(const DiskCompletion& done) {
   Shard* s = find_shard(op.shard);
   if (s == nullptr || s->mode == Mode::kBroken) return;
   switch (op.kind) {
-    case DiskKind::kAppend:
-      if (!done.status.is_ok()) break_shard(*s, "catalog.log_write_failed");
-      return;
     case DiskKind::kSync:
       return on_log_synced(*s, done);
     case DiskKind::kRecoveryRead:

@@ -309,9 +309,9 @@ class Catalog final : public Role, private lease::LeaseListener {
     uint64_t recovery_offset = 0;
     uint64_t recovery_commit = 0;
   };
-  enum class DiskKind : uint8_t { kAppend, kSync, kRecoveryRead, kCatchupRead };
+  enum class DiskKind : uint8_t { kSync, kRecoveryRead, kCatchupRead };
   struct DiskOp {
-    DiskKind kind = DiskKind::kAppend;
+    DiskKind kind = DiskKind::kSync;
     uint64_t shard = 0;
     uint64_t first = 0, last = 0;  // catch-up: entries wanted
     uint64_t read_offset = 0;

@@ -115,25 +115,27 @@ void Catalog::truncate(Shard& s, uint64_t keep_last) {
 
 void Catalog::request_sync(Shard& s) {
   if (s.sync_in_flight || s.persisted_index >= s.last_index) return;
+  // The entries not yet written and the sync, as one chain: one completion covers both.
+  std::vector<DiskStep> steps;
   if (!s.unwritten.empty()) {
-    DiskOp op;
-    op.kind = DiskKind::kAppend;
-    op.shard = s.id;
-    runtime_.disk_write(s.log_file, s.unwritten_offset, Payload::real(std::move(s.unwritten)), disk_op(op));
+    steps.push_back(DiskStep::write(s.log_file, s.unwritten_offset, Payload::real(std::move(s.unwritten))));
     s.unwritten = Bytes();
   }
+  steps.push_back(DiskStep::sync(s.log_file));
   s.sync_in_flight = true;
   s.sync_cover = s.last_index;
   s.truncated_since_sync = kNotCut;
   DiskOp op;
   op.kind = DiskKind::kSync;
   op.shard = s.id;
-  runtime_.disk_sync(s.log_file, disk_op(op));
+  runtime_.disk_chain(std::move(steps), disk_op(op));
 }
 
 void Catalog::on_log_synced(Shard& s, const DiskCompletion& done) {
   s.sync_in_flight = false;
-  if (!done.status.is_ok()) return break_shard(s, "catalog.log_sync_failed");
+  if (!done.status.is_ok()) {
+    return break_shard(s, done.kind == DiskOpKind::kWrite ? "catalog.log_write_failed" : "catalog.log_sync_failed");
+  }
   const uint64_t durable = std::min({s.sync_cover, s.truncated_since_sync, s.last_index});
   s.persisted_index = std::max(s.persisted_index, durable);
   request_sync(s);  // entries appended meanwhile

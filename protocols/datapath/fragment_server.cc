@@ -23,10 +23,7 @@ void require(bool condition, const char* what) {
 
 // Disk and timer tags: kind in the top byte, an id (store, fetch, rebuild, or sync cover) below.
 enum TagKind : uint64_t {
-  kTagStoreWrite = 1,
-  kTagLogSync = 2,
-  kTagManifestWrite = 3,
-  kTagManifestSync = 4,
+  kTagBatch = 4,
   kTagFetchRead = 5,
   kTagRemove = 6,
   kTagManifestRead = 7,
@@ -290,10 +287,7 @@ void FragmentServer::on_timer(TimerId id, uint64_t tag) {
 void FragmentServer::on_disk(const DiskCompletion& done) {
   const uint64_t id = tag_id(done.tag);
   switch (tag_kind(done.tag)) {
-    case kTagStoreWrite: store_written(id, done.status); break;
-    case kTagLogSync: batch_disk_done(id, false, done.status); break;
-    case kTagManifestWrite: batch_disk_done(id, false, done.status); break;
-    case kTagManifestSync: batch_disk_done(id, true, done.status); break;
+    case kTagBatch: batch_done(id, done.status); break;
     case kTagFetchRead: fetch_disk_done(id, done); break;
     case kTagManifestRead: replay_manifest(done); break;
     default: break;  // removals: nothing waits for them
@@ -387,69 +381,69 @@ void FragmentServer::begin_store(Store store) {
   const uint64_t id = next_id_++;
   store.location = allocate(store.data.size);
   const FragmentLocation location = store.location;
-  auto [it, inserted] = stores_.emplace(id, std::move(store));
+  batch_writes_.push_back(DiskStep::write(fragment_log_file(location.log), location.offset, store.data));
+  store.manifest_batch = append_manifest(kManifestAdd, store.key, location);
+  const bool inserted = stores_.emplace(id, std::move(store)).second;
   require(inserted, "store id reused");
-  runtime_.disk_write(fragment_log_file(location.log), location.offset, it->second.data, make_tag(kTagStoreWrite, id));
+  flush_manifest();
 }
 
-// The write reached the disk's cache. Its manifest entry goes into the next batch, whose flush first
-// syncs the logs written since the last one: the reply waits for that batch to be durable.
-void FragmentServer::store_written(uint64_t id, const Status& status) {
-  auto it = stores_.find(id);
-  if (it == stores_.end()) return;
-  Store& store = it->second;
-  if (!status.is_ok()) store.status = status.code();
-  if (store.status == StatusCode::kOk && store.move) {
-    // Moved only if the fragment is still where the cleaner read it (not deleted or replaced meanwhile).
-    const Stored* found = index_.find(store.key);
-    if (found == nullptr || found->location != store.moved_from) store.status = StatusCode::kConflict;
-  }
-  if (store.status != StatusCode::kOk) return finish_store(id, store);
-  store.manifest_batch = append_manifest(kManifestAdd, store.key, store.location);
-  // skip_fsync (deliberate bug): acknowledge once the write reached the cache, never sync.
-  if (skip_fsync_) finish_store(id, store);
-}
-
-// Entries queue up while a batch is being written and synced; the next batch takes all of them with one
-// write and one sync (group commit), so a loaded server pays far less than two disk operations a store.
+// Entries and fragment writes queue up while a batch is on the disk; the next batch takes all of them
+// as one chain (group commit): the fragments are appended to their logs, the logs written since the last
+// batch are synced, then the manifest entries are appended and synced. A batch that fails fails all of
+// its stores, and its manifest entries never land.
 uint64_t FragmentServer::append_manifest(uint8_t op, const Key& key, const FragmentLocation& location) {
   encode_manifest_entry(ManifestEntry{op, key, location}, manifest_pending_);
-  const uint64_t batch = manifest_next_batch_;
-  flush_manifest();
-  return batch;
+  if (op != kManifestAdd) flush_manifest();  // a store flushes once it has queued its write too
+  return manifest_next_batch_;
 }
 
 void FragmentServer::flush_manifest() {
   if (manifest_flush_in_flight_ || manifest_pending_.empty()) return;
   const uint64_t batch = manifest_next_batch_++;
-  const uint64_t bytes = manifest_pending_.size();
-  // The disk runs operations in order: the log syncs finish before the manifest names their fragments.
+  std::vector<DiskStep> steps = std::move(batch_writes_);
+  batch_writes_.clear();
+  // skip_fsync (deliberate bug): acknowledge once everything reached the cache, never sync.
   if (!skip_fsync_) {
-    for (uint32_t log : unsynced_logs_) runtime_.disk_sync(fragment_log_file(log), make_tag(kTagLogSync, batch));
+    for (uint32_t log : unsynced_logs_) steps.push_back(DiskStep::sync(fragment_log_file(log)));
   }
   unsynced_logs_.clear();
-  runtime_.disk_write(kFragmentManifestFile, manifest_bytes_, Payload::real(std::move(manifest_pending_)),
-                      make_tag(kTagManifestWrite, batch));
+  manifest_flushing_ = std::move(manifest_pending_);
   manifest_pending_ = Bytes{};
-  manifest_bytes_ += bytes;
-  if (skip_fsync_) {
-    manifest_durable_batch_ = batch;  // the deliberate bug never syncs anything
-    return;
-  }
+  steps.push_back(DiskStep::write(kFragmentManifestFile, manifest_bytes_, Payload::real(manifest_flushing_)));
+  manifest_bytes_ += manifest_flushing_.size();
+  if (!skip_fsync_) steps.push_back(DiskStep::sync(kFragmentManifestFile));
   manifest_flush_in_flight_ = true;
-  runtime_.disk_sync(kFragmentManifestFile, make_tag(kTagManifestSync, batch));
+  runtime_.disk_chain(std::move(steps), make_tag(kTagBatch, batch));
 }
 
-// A batch's log syncs, manifest write and manifest sync; the last completes the batch.
-void FragmentServer::batch_disk_done(uint64_t batch, bool completes, const Status& status) {
+void FragmentServer::batch_done(uint64_t batch, const Status& status) {
+  manifest_flush_in_flight_ = false;
   if (!status.is_ok()) {
     runtime_.count("datapath.manifest_write_failed");
     for (auto& [id, store] : stores_) {
       if (store.manifest_batch == batch && store.status == StatusCode::kOk) store.status = status.code();
     }
+    // Nothing after the failed step landed: the next batch reuses the manifest's space and carries the
+    // deletions and confirmations again (the failed stores' entries are dropped with them).
+    manifest_bytes_ -= manifest_flushing_.size();
+    Bytes retry;
+    ManifestEntry e;
+    for (size_t at = 0; at + kManifestEntryBytes <= manifest_flushing_.size(); at += kManifestEntryBytes) {
+      const ByteSpan entry = ByteSpan(manifest_flushing_).subspan(at, kManifestEntryBytes);
+      if (decode_manifest_entry(entry, e) && e.op != kManifestAdd) retry.insert(retry.end(), entry.begin(), entry.end());
+    }
+    // They wait for the next entry to be appended rather than retrying against a disk that just failed.
+    const bool appended_meanwhile = !manifest_pending_.empty();
+    retry.insert(retry.end(), manifest_pending_.begin(), manifest_pending_.end());
+    manifest_pending_ = std::move(retry);
+    manifest_flushing_.clear();
+    manifest_durable_batch_ = std::max(manifest_durable_batch_, batch);
+    finish_stores();
+    if (appended_meanwhile) flush_manifest();
+    return;
   }
-  if (!completes) return;
-  manifest_flush_in_flight_ = false;
+  manifest_flushing_.clear();
   manifest_durable_batch_ = std::max(manifest_durable_batch_, batch);
   finish_stores();
   flush_manifest();

@@ -17,9 +17,9 @@
 // body, real or synthetic), one log open for appends at a time and a new one once it reaches
 // log_file_bytes. "frag/manifest" is an append-only log of where each fragment lies (log, offset, size),
 // of deletions and of confirmations (one CRC-protected entry each), replayed at start so the server knows
-// what it holds after a restart. Stores are made durable in batches (group commit): the log files written
-// since the last batch are synced, then the batch's manifest entries are written and synced, and every
-// store of the batch is acknowledged. A restart opens a fresh log, so a torn tail is never appended to.
+// what it holds after a restart. Stores are made durable in batches (group commit), each one disk chain:
+// the batch's fragments are appended to the open log, the logs written since the last batch are synced,
+// then the batch's manifest entries are written and synced, and every store of the batch is acknowledged. A restart opens a fresh log, so a torn tail is never appended to.
 // A sealed log whose live bytes drop below log_clean_below of its size is cleaned: its live fragments are
 // read back (CRC-checked), appended to the open log under new manifest entries, and the log is removed
 // once none of its bytes are live.
@@ -123,7 +123,7 @@ class FragmentServer final : public Role {
     uint64_t rebuild = 0;         // non-zero: the rebuild this store finishes
     bool move = false;            // the cleaner copies a live fragment forward
     FragmentLocation moved_from;
-    uint64_t manifest_batch = 0;  // once written: the manifest batch that makes it durable and known
+    uint64_t manifest_batch = 0;  // the batch that writes it and makes it durable and known
     StatusCode status = StatusCode::kOk;
   };
   struct Fetch {
@@ -158,13 +158,12 @@ class FragmentServer final : public Role {
   void tend_log(uint32_t log);
 
   void begin_store(Store store);
-  void store_written(uint64_t id, const Status& status);
   void finish_stores();
   void finish_store(uint64_t id, Store& store);
   // Queues a manifest entry and returns the batch that will carry it.
   uint64_t append_manifest(uint8_t op, const Key& key, const FragmentLocation& location);
   void flush_manifest();
-  void batch_disk_done(uint64_t batch, bool completes, const Status& status);
+  void batch_done(uint64_t batch, const Status& status);
 
   void read_fragment(const Key& key, const FragmentLocation& location, Fetch fetch, uint64_t offset, uint64_t length);
   void fetch_disk_done(uint64_t id, const DiskCompletion& done);
@@ -230,6 +229,8 @@ class FragmentServer final : public Role {
 
   uint64_t manifest_bytes_ = 0;          // where the next batch is appended
   Bytes manifest_pending_;               // entries waiting for the next batch
+  std::vector<DiskStep> batch_writes_;   // fragment writes waiting for the next batch
+  Bytes manifest_flushing_;              // the entries of the batch on the disk
   uint64_t manifest_next_batch_ = 1;
   uint64_t manifest_durable_batch_ = 0;  // every batch up to this one is synced
   bool manifest_flush_in_flight_ = false;

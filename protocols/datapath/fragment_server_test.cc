@@ -194,6 +194,11 @@ std::shared_ptr<FetchFragment> fetch_of(const WriteRecord& r, uint32_t index, ui
   return m;
 }
 
+// Asks node 3 for fragments 0, 1 and 2 of `r` (request ids 10, 11, 12).
+void fetch_first_three(Probe& p, const WriteRecord& r) {
+  for (uint32_t i = 0; i < 3; ++i) p.send(3, fetch_of(r, i, 10 + i));
+}
+
 TEST(FragmentServer, AStoreIsDurableBeforeItsReply) {
   for (const std::string bug : {"", "skip_fsync"}) {
     Fixture f(true, bug);
@@ -292,11 +297,7 @@ TEST(FragmentServer, ARestartReplaysTheManifest) {
   });
   f.world->kernel().at(80 * kMillisecond, [&] { f.world->crash(3); });
   f.world->kernel().at(90 * kMillisecond, [&] { f.world->restart(3); });
-  f.at(100 * kMillisecond, [&](Probe& p) {
-    p.send(3, fetch_of(r.record, 0, 10));  // arrives while (or after) the manifest is replayed
-    p.send(3, fetch_of(r.record, 1, 11));
-    p.send(3, fetch_of(r.record, 2, 12));
-  });
+  f.at(100 * kMillisecond, [&](Probe& p) { fetch_first_three(p, r.record); });  // during or after the replay
   f.world->run();
   EXPECT_TRUE(f.server(3).ready());
   EXPECT_EQ(f.server(3).fragment_count(), 2u);
@@ -308,6 +309,48 @@ TEST(FragmentServer, ARestartReplaysTheManifest) {
   EXPECT_EQ(replies[1].status, StatusCode::kNotFound);
   EXPECT_EQ(replies[2].status, StatusCode::kOk);
   EXPECT_EQ(*replies[2].data.bytes, r.stored[2]);
+}
+
+TEST(FragmentServer, AFailedBatchFailsItsStoresButKeepsItsDeletions) {
+  // The disk fills up: the batch carrying a deletion fails, and so does a store made meanwhile. Once
+  // there is room again the next batch carries the deletion along with a new store, so after a restart
+  // the deleted fragment stays deleted and the stored one is there.
+  Fixture f(true);
+  const RealRecord r = encode_record(*f.config, 10000);
+  f.at(kMillisecond, [&](Probe& p) {
+    p.send(3, store_of(r, 0, 1));
+    p.send(3, store_of(r, 1, 2));
+  });
+  f.at(50 * kMillisecond, [&](Probe& p) {
+    f.world->disk(3).set_full(true);
+    auto del = std::make_shared<DeleteFragments>();
+    del->file_id = 5;
+    del->fragments = {{r.record.record_id, 1}};
+    p.send(3, del);
+  });
+  f.at(60 * kMillisecond, [&](Probe& p) { p.send(3, store_of(r, 2, 3)); });
+  f.at(70 * kMillisecond, [&](Probe& p) {
+    f.world->disk(3).set_full(false);
+    p.send(3, store_of(r, 2, 4));
+  });
+  f.world->kernel().at(100 * kMillisecond, [&] { f.world->crash(3); });
+  f.world->kernel().at(110 * kMillisecond, [&] { f.world->restart(3); });
+  f.at(120 * kMillisecond, [&](Probe& p) { fetch_first_three(p, r.record); });
+  f.world->run();
+  auto& stores = f.probe().stores;
+  ASSERT_EQ(stores.size(), 4u);
+  std::sort(stores.begin(), stores.end(), [](const auto& a, const auto& b) { return a.request_id < b.request_id; });
+  EXPECT_EQ(stores[0].status, StatusCode::kOk);
+  EXPECT_EQ(stores[1].status, StatusCode::kOk);
+  EXPECT_EQ(stores[2].status, StatusCode::kNoSpace) << "a store in the failed batch fails";
+  EXPECT_EQ(stores[3].status, StatusCode::kOk);
+  auto& fetches = f.probe().fetches;
+  ASSERT_EQ(fetches.size(), 3u);
+  std::sort(fetches.begin(), fetches.end(), [](const auto& a, const auto& b) { return a.request_id < b.request_id; });
+  EXPECT_EQ(fetches[0].status, StatusCode::kOk);
+  EXPECT_EQ(fetches[1].status, StatusCode::kNotFound) << "the deletion was lost with the failed batch";
+  EXPECT_EQ(fetches[2].status, StatusCode::kOk);
+  EXPECT_EQ(*fetches[2].data.bytes, r.stored[2]);
 }
 
 // Twelve equal fragments fill three logs of four. Deleting three of the first log and three of the

@@ -37,8 +37,7 @@ enum TagKind : uint64_t {
   kTimerRenew = 4,
   kTimerExpiry = 5,
   kDiskLoad = 8,
-  kDiskWrite = 9,
-  kDiskSync = 10,
+  kDiskPersist = 10,  // the epoch record written and synced
 };
 constexpr uint64_t make_tag(uint64_t kind, uint64_t index) { return kTagMarker | (kind << 48) | (index & kIndexMask); }
 constexpr uint64_t tag_kind(uint64_t tag) { return (tag >> 48) & 0xFF; }
@@ -202,7 +201,10 @@ void FleaseNode::persist_epoch(Cell& c, ResourceId resource, uint64_t epoch) {
   c.persisting_epoch = epoch;
   const uint64_t op = next_disk_op_++;
   disk_ops_[op] = DiskOp{resource, epoch};
-  runtime_.disk_write(epoch_file(resource), 0, Payload::real(encode_epoch_record(epoch)), make_tag(kDiskWrite, op));
+  std::vector<DiskStep> steps;
+  steps.push_back(DiskStep::write(epoch_file(resource), 0, Payload::real(encode_epoch_record(epoch))));
+  steps.push_back(DiskStep::sync(epoch_file(resource)));
+  runtime_.disk_chain(std::move(steps), make_tag(kDiskPersist, op));
 }
 
 void FleaseNode::on_disk(const DiskCompletion& done) {
@@ -214,14 +216,7 @@ void FleaseNode::on_disk(const DiskCompletion& done) {
     case kDiskLoad:
       disk_ops_.erase(it);
       return finish_load(op.resource, done);
-    case kDiskWrite:
-      if (!done.status.is_ok()) {
-        disk_ops_.erase(it);
-        return finish_persist(op.resource, op.epoch, false);
-      }
-      runtime_.disk_sync(epoch_file(op.resource), make_tag(kDiskSync, tag_index(done.tag)));
-      return;
-    case kDiskSync:
+    case kDiskPersist:
       disk_ops_.erase(it);
       return finish_persist(op.resource, op.epoch, done.status.is_ok());
     default:

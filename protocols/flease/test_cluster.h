@@ -44,6 +44,7 @@ class TestRuntime final : public Runtime {
   DiskOpId disk_read(const std::string& file, uint64_t offset, uint64_t length, uint64_t tag) override;
   DiskOpId disk_sync(const std::string& file, uint64_t tag) override;
   DiskOpId disk_remove(const std::string& file, uint64_t tag) override;
+  DiskOpId disk_chain(std::vector<DiskStep> steps, uint64_t tag) override;
   Rng& random() override { return rng_; }
   void charge_cpu(TimeNs) override {}
   TraceTableId trace_table(const TableSchema& schema) override;
@@ -147,6 +148,20 @@ class TestCluster {
     std::map<TimerId, bool> timers;  // live timers
   };
 
+  static void apply_write(Node& n, const std::string& file, uint64_t offset, const Payload& data) {
+    Bytes content = n.cache.count(file) ? n.cache[file] : (n.durable.count(file) ? n.durable[file] : Bytes{});
+    if (content.size() < offset + data.size) content.resize(offset + data.size);
+    if (data.is_real()) std::memcpy(content.data() + offset, data.bytes->data(), data.size);
+    n.cache[file] = std::move(content);
+  }
+
+  static void apply_sync(Node& n, const std::string& file) {
+    auto it = n.cache.find(file);
+    if (it == n.cache.end()) return;
+    n.durable[file] = std::move(it->second);
+    n.cache.erase(it);
+  }
+
   void boot(NodeId id) {
     Node& n = nodes_.at(id);
     n.up = true;
@@ -216,10 +231,7 @@ inline void TestRuntime::cancel_timer(TimerId id) { cluster_.nodes_[node_].timer
 
 inline DiskOpId TestRuntime::disk_write(const std::string& file, uint64_t offset, Payload data, uint64_t tag) {
   return cluster_.disk_op(node_, DiskOpKind::kWrite, file, tag, [file, offset, data](TestCluster::Node& n, DiskCompletion&) {
-    Bytes content = n.cache.count(file) ? n.cache[file] : (n.durable.count(file) ? n.durable[file] : Bytes{});
-    if (content.size() < offset + data.size) content.resize(offset + data.size);
-    if (data.is_real()) std::memcpy(content.data() + offset, data.bytes->data(), data.size);
-    n.cache[file] = std::move(content);
+    TestCluster::apply_write(n, file, offset, data);
   });
 }
 
@@ -239,10 +251,19 @@ inline DiskOpId TestRuntime::disk_read(const std::string& file, uint64_t offset,
 
 inline DiskOpId TestRuntime::disk_sync(const std::string& file, uint64_t tag) {
   return cluster_.disk_op(node_, DiskOpKind::kSync, file, tag, [file](TestCluster::Node& n, DiskCompletion&) {
-    auto it = n.cache.find(file);
-    if (it == n.cache.end()) return;
-    n.durable[file] = std::move(it->second);
-    n.cache.erase(it);
+    TestCluster::apply_sync(n, file);
+  });
+}
+
+inline DiskOpId TestRuntime::disk_chain(std::vector<DiskStep> steps, uint64_t tag) {
+  // The whole chain takes one disk latency here; its steps apply in order.
+  const DiskStep last = steps.empty() ? DiskStep{} : steps.back();
+  return cluster_.disk_op(node_, last.kind, last.file, tag, [steps = std::move(steps)](TestCluster::Node& n, DiskCompletion& done) {
+    for (const DiskStep& step : steps) {
+      if (step.kind == DiskOpKind::kSync) TestCluster::apply_sync(n, step.file);
+      else TestCluster::apply_write(n, step.file, step.offset, step.data);
+    }
+    if (!steps.empty()) done.offset = steps.back().offset;
   });
 }
 

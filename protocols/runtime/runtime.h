@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "coding/status.h"
 #include "coding/wire.h"
@@ -47,6 +48,18 @@ struct DiskCompletion {
   Payload data;            // reads: what the disk returned (bit rot included)
 };
 
+// One step of a disk chain (Runtime::disk_chain): a write or a sync.
+struct DiskStep {
+  DiskOpKind kind = DiskOpKind::kWrite;  // kWrite or kSync
+  std::string file;
+  uint64_t offset = 0;
+  Payload data;
+  static DiskStep write(std::string file, uint64_t offset, Payload data) {
+    return DiskStep{DiskOpKind::kWrite, std::move(file), offset, std::move(data)};
+  }
+  static DiskStep sync(std::string file) { return DiskStep{DiskOpKind::kSync, std::move(file), 0, Payload{}}; }
+};
+
 // Who sent a message: the node and the role's port (replies go there).
 struct Envelope {
   NodeId from = kNoNode;
@@ -80,6 +93,12 @@ class Runtime {
   virtual DiskOpId disk_read(const std::string& file, uint64_t offset, uint64_t length, uint64_t tag) = 0;
   virtual DiskOpId disk_sync(const std::string& file, uint64_t tag) = 0;
   virtual DiskOpId disk_remove(const std::string& file, uint64_t tag) = 0;
+  // Writes and syncs run in order as one operation with one completion, like linked requests: each step
+  // starts when the one before it has finished, the chain stops at the first failure, and on_disk gets
+  // the last step's kind, file and offset (or the failed step's, with its status). A crash part-way
+  // keeps what the finished steps did. Group commit uses it to sync and append several files for one
+  // completion instead of one per step.
+  virtual DiskOpId disk_chain(std::vector<DiskStep> steps, uint64_t tag) = 0;
 
   // A deterministic stream private to this role (seeded from the run seed, node and port).
   virtual Rng& random() = 0;
