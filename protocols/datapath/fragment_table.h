@@ -1,15 +1,15 @@
-// The fragments a fragment server holds, with a value each: one open-addressing hash table (linear
-// probing, power-of-two capacity, at most 3/4 full, deletion by shifting the following entries back so
-// no tombstones build up). A server holds thousands of fragments of hundreds of files and is one of a
-// thousand in a large run, so its table is cold in the cache: a lookup costs one miss on the key's home
-// slot, the probe continuing in the same or the next cache line, instead of a hash-node chain plus a
-// separately allocated vector.
-// Pointers returned stay valid until the next insertion or erasure.
+// The fragments a fragment server holds, with a value each, grouped by file: a hash table of files, each
+// a vector of entries sorted by (record, index). A server holds thousands of fragments of hundreds of
+// files; a lookup touches the file's slot and one short contiguous vector instead of walking a chain of
+// separately allocated nodes, and an entry costs its own size plus a share of its file's vector.
+// Pointers returned stay valid until the next insertion into or erasure from the same file.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
-#include <cstdint>
 #include <optional>
+#include <tuple>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -30,108 +30,64 @@ template <typename Value>
 class FragmentTable {
  public:
   Value* find(const FragmentKey& key) {
-    if (size_ == 0) return nullptr;
-    for (size_t at = home(key);; at = next(at)) {
-      Slot& s = slots_[at];
-      if (!s.used) return nullptr;
-      if (s.matches(key)) return &s.value;
-    }
+    auto file = files_.find(key.file);
+    if (file == files_.end()) return nullptr;
+    auto at = position(file->second, key);
+    return at != file->second.end() && at->record == key.record && at->index == key.index ? &at->value : nullptr;
   }
   const Value* find(const FragmentKey& key) const { return const_cast<FragmentTable*>(this)->find(key); }
   bool contains(const FragmentKey& key) const { return find(key) != nullptr; }
 
   // The entry for `key`, added (value-initialized) if absent; true if it was added.
   std::pair<Value*, bool> try_emplace(const FragmentKey& key) {
-    if ((size_ + 1) * 4 > slots_.size() * 3) grow();
-    size_t at = home(key);
-    for (; slots_[at].used; at = next(at)) {
-      if (slots_[at].matches(key)) return {&slots_[at].value, false};
-    }
-    slots_[at] = Slot{key.file, key.record, key.index, 1, Value{}};
+    std::vector<Entry>& entries = files_[key.file];
+    auto at = position(entries, key);
+    if (at != entries.end() && at->record == key.record && at->index == key.index) return {&at->value, false};
+    at = entries.insert(at, Entry{key.record, key.index, Value{}});
     ++size_;
-    return {&slots_[at].value, true};
+    return {&at->value, true};
   }
 
   // Removes the entry for `key`; returns its value (nullopt if there was none).
   std::optional<Value> erase(const FragmentKey& key) {
-    if (size_ == 0) return std::nullopt;
-    size_t at = home(key);
-    for (; !slots_[at].matches(key); at = next(at)) {
-      if (!slots_[at].used) return std::nullopt;
-    }
-    std::optional<Value> value = std::move(slots_[at].value);
-    // Backward shift: each later entry of the probe run that may live in the hole moves into it.
-    for (size_t hole = at, probe = next(at);; probe = next(probe)) {
-      Slot& s = slots_[probe];
-      if (!s.used) {
-        slots_[hole] = Slot{};
-        break;
-      }
-      const size_t want = home(s.key());
-      // s may fill the hole if its home is not cyclically within (hole, probe].
-      if (((probe - want) & mask()) >= ((probe - hole) & mask())) {
-        slots_[hole] = std::move(s);
-        hole = probe;
-      }
-    }
+    auto file = files_.find(key.file);
+    if (file == files_.end()) return std::nullopt;
+    auto at = position(file->second, key);
+    if (at == file->second.end() || at->record != key.record || at->index != key.index) return std::nullopt;
+    std::optional<Value> value = std::move(at->value);
+    file->second.erase(at);
+    if (file->second.empty()) files_.erase(file);
     --size_;
     return value;
   }
 
   size_t size() const { return size_; }
   void clear() {
-    slots_.clear();
+    files_.clear();
     size_ = 0;
   }
 
-  // f(const FragmentKey&, Value&) for every entry, in table order; f must not insert or erase.
+  // f(const FragmentKey&, Value&) for every entry; f must not insert or erase.
   template <typename F>
   void for_each(F&& f) {
-    for (Slot& s : slots_) {
-      if (s.used) f(s.key(), s.value);
+    for (auto& [file, entries] : files_) {
+      for (Entry& e : entries) f(FragmentKey{file, e.record, e.index}, e.value);
     }
   }
 
  private:
-  struct Slot {
-    FileId file = 0;
+  struct Entry {
     RecordId record;
     uint32_t index = 0;
-    uint32_t used = 0;  // in the key's padding
-    Value value{};
-    FragmentKey key() const { return FragmentKey{file, record, index}; }
-    bool matches(const FragmentKey& k) const {
-      return used && file == k.file && record.sequence == k.record.sequence && record.client == k.record.client &&
-             index == k.index;
-    }
+    Value value;
   };
-
-  static uint64_t mix(uint64_t x) {
-    x ^= x >> 32;
-    x *= 0xd6e8feb86659fd93ull;
-    x ^= x >> 32;
-    return x;
-  }
-  size_t home(const FragmentKey& key) const {
-    const uint64_t h = mix(key.file * 0x9e3779b97f4a7c15ull ^ mix(key.record.client + 0x632be59bd9b4e019ull) ^
-                           (key.record.sequence << 8 | key.index) * 0xbf58476d1ce4e5b9ull);
-    return static_cast<size_t>(h) & mask();
-  }
-  size_t mask() const { return slots_.size() - 1; }
-  size_t next(size_t at) const { return (at + 1) & mask(); }
-
-  void grow() {
-    std::vector<Slot> old = std::move(slots_);
-    slots_.assign(old.empty() ? 16 : old.size() * 2, Slot{});
-    for (Slot& s : old) {
-      if (!s.used) continue;
-      size_t at = home(s.key());
-      while (slots_[at].used) at = next(at);
-      slots_[at] = std::move(s);
-    }
+  static typename std::vector<Entry>::iterator position(std::vector<Entry>& entries, const FragmentKey& key) {
+    return std::lower_bound(entries.begin(), entries.end(), key, [](const Entry& e, const FragmentKey& k) {
+      return std::tie(e.record, e.index) < std::tie(k.record, k.index);
+    });
   }
 
-  std::vector<Slot> slots_;
+  std::unordered_map<FileId, std::vector<Entry>> files_;
   size_t size_ = 0;
 };
 
