@@ -78,6 +78,28 @@ void BM_StoreAdd(benchmark::State& state) {
 }
 BENCHMARK(BM_StoreAdd)->Unit(benchmark::kMillisecond);
 
+// Record lookups by id in a store of 10^6 records: range(0) = 1 looks up records it holds, 0 records it
+// does not (what every commit asks before adding one).
+void BM_StoreFind(benchmark::State& state) {
+  const bool present = state.range(0) == 1;
+  const WriteRecord shape = testing::make_record(0, {0, 0}, 0, 65536, 8, 4);
+  RecordStore store;
+  constexpr uint64_t kRecords = 1'000'000;
+  for (uint64_t i = 0; i < kRecords; ++i) {
+    const WriteRecord r = nth_record(shape, i);
+    store.add(r, i + 1);
+  }
+  boost::random::mt19937_64 rng(1);
+  uint64_t found = 0;
+  for (auto _ : state) {
+    const uint64_t i = boost::random::uniform_int_distribution<uint64_t>(0, kRecords - 1)(rng) + (present ? 0 : kRecords);
+    found += store.find(RecordId{i % 64, i}) != RecordStore::kNoSlot ? 1 : 0;  // nth_record's id
+  }
+  if (found != (present ? state.iterations() : 0)) state.SkipWithError("lookups found the wrong records");
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_StoreFind)->Arg(1)->Arg(0);
+
 // Overlap queries of one 64 KiB read in a file holding range(0) records (all current).
 void BM_StoreQuery(benchmark::State& state) {
   const uint64_t per_file = static_cast<uint64_t>(state.range(0));

@@ -131,39 +131,43 @@ void RecordStore::widen(Record& r) {
 RecordStore::Slot RecordStore::find(const RecordId& id) const {
   if (table_.empty()) return kNoSlot;
   const size_t mask = table_.size() - 1;
-  for (size_t i = hash(id) & mask;; i = (i + 1) & mask) {
-    const Slot slot = table_[i];
-    if (slot == kNoSlot) return kNoSlot;
-    const Record& r = record_at(slot);
-    if (r.client == id.client && r.record_seq == id.sequence) return slot;
+  const uint64_t h = hash(id);
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    const TableEntry e = table_[i];
+    if (e.slot == kNoSlot) return kNoSlot;
+    if (e.hash != static_cast<uint32_t>(h)) continue;
+    const Record& r = record_at(e.slot);
+    if (r.client == id.client && r.record_seq == id.sequence) return e.slot;
   }
 }
 
 void RecordStore::table_insert(Slot slot) {
   if ((live_ + 1) * 4 > table_.size() * 3) table_grow();
   const size_t mask = table_.size() - 1;
-  size_t i = hash(record_id(slot)) & mask;
-  while (table_[i] != kNoSlot) i = (i + 1) & mask;
-  table_[i] = slot;
+  const uint64_t h = hash(record_id(slot));
+  size_t i = h & mask;
+  while (table_[i].slot != kNoSlot) i = (i + 1) & mask;
+  table_[i] = TableEntry{slot, static_cast<uint32_t>(h)};
 }
 
 void RecordStore::table_grow() {
-  std::vector<Slot> old = std::move(table_);
-  table_.assign(old.empty() ? 1024 : old.size() * 2, kNoSlot);
+  std::vector<TableEntry> old = std::move(table_);
+  table_.assign(old.empty() ? 1024 : old.size() * 2, TableEntry{});
+  require(table_.size() <= (uint64_t{1} << 32), "the record table outgrew its 32-bit hashes");
   const size_t mask = table_.size() - 1;
-  for (Slot slot : old) {
-    if (slot == kNoSlot) continue;
-    size_t i = hash(record_id(slot)) & mask;
-    while (table_[i] != kNoSlot) i = (i + 1) & mask;
-    table_[i] = slot;
+  for (const TableEntry& e : old) {
+    if (e.slot == kNoSlot) continue;
+    size_t i = e.hash & mask;
+    while (table_[i].slot != kNoSlot) i = (i + 1) & mask;
+    table_[i] = e;
   }
 }
 
 void RecordStore::table_erase(Slot slot) {
   const size_t mask = table_.size() - 1;
   size_t i = hash(record_id(slot)) & mask;
-  while (table_[i] != slot) {
-    require(table_[i] != kNoSlot, "erasing a slot the table holds");
+  while (table_[i].slot != slot) {
+    require(table_[i].slot != kNoSlot, "erasing a slot the table holds");
     i = (i + 1) & mask;
   }
   // Backward-shift deletion: move later members of the probe run into the hole when their home
@@ -171,14 +175,14 @@ void RecordStore::table_erase(Slot slot) {
   size_t j = i;
   for (;;) {
     j = (j + 1) & mask;
-    if (table_[j] == kNoSlot) break;
-    const size_t home = hash(record_id(table_[j])) & mask;
+    if (table_[j].slot == kNoSlot) break;
+    const size_t home = table_[j].hash & mask;
     const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
     if (stays) continue;
     table_[i] = table_[j];
     i = j;
   }
-  table_[i] = kNoSlot;
+  table_[i] = TableEntry{};
 }
 
 bool RecordStore::current(Slot slot) const { return (record_at(slot).flags & kCurrent) != 0; }
@@ -270,7 +274,7 @@ uint64_t RecordStore::last_sequence(FileId file) const {
 size_t RecordStore::memory_bytes() const {
   size_t bytes = blocks_.memory_bytes() + arena_.memory_bytes();
   for (const auto& free : free_words_) bytes += free.capacity() * sizeof(uint32_t);
-  bytes += table_.capacity() * sizeof(Slot);
+  bytes += table_.capacity() * sizeof(TableEntry);
   bytes += forest_.memory_bytes();
   // An unordered_map node: next pointer, key, value, rounded up by the allocator; one bucket pointer each.
   bytes += files_.size() * (sizeof(void*) + sizeof(FileId) + sizeof(FileState) + 16) + files_.bucket_count() * sizeof(void*);

@@ -105,7 +105,13 @@ class RecordStore {
   void set_node(Record& r, uint32_t index, uint32_t node);
   void widen(Record& r);
 
-  // Open addressing with linear probing over slots; hashes are recomputed from the slot's record id.
+  // Open addressing with linear probing. Each entry keeps the low 32 bits of its record's hash beside
+  // the slot: they give its home position without reading the record (growth, deletion) and filter
+  // probes, so a lookup reads only the record it finds (one cache miss, not one per probe).
+  struct TableEntry {
+    Slot slot = kNoSlot;  // kNoSlot: empty
+    uint32_t hash = 0;
+  };
   static uint64_t hash(const RecordId& id);
   void table_insert(Slot slot);
   void table_erase(Slot slot);
@@ -119,7 +125,7 @@ class RecordStore {
   ArenaBlocks arena_;
   uint64_t arena_used_ = 0;                    // words handed out by the bump allocator
   std::vector<std::vector<uint32_t>> free_words_;  // by size: handles of freed runs
-  std::vector<Slot> table_;                    // kNoSlot: empty
+  std::vector<TableEntry> table_;
   IntervalForest forest_;
   std::unordered_map<FileId, FileState> files_;
 };
