@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 
@@ -46,6 +47,38 @@ TEST(FragmentTable, BehavesLikeAMapOfKeys) {
   table.clear();
   EXPECT_EQ(table.size(), 0u);
   EXPECT_FALSE(table.contains(reference.begin()->first));
+}
+
+TEST(FragmentTable, GrowsAndEmptiesAgain) {
+  // Thousands of entries over 40 files in random order (the file table doubles several times, and files
+  // share probe runs), then every other one erased and the rest found, then all erased (files leave the
+  // table and the runs shift back): the table ends empty, and nothing erased is found.
+  FragmentTable<uint64_t> table;
+  std::vector<FragmentKey> keys;
+  for (uint64_t file = 1; file <= 40; ++file) {
+    for (uint64_t seq = 0; seq < 25; ++seq) {
+      for (uint32_t index = 0; index < 12; ++index) keys.push_back(FragmentKey{file, RecordId{file % 7, seq}, index});
+    }
+  }
+  std::mt19937_64 rng(11);
+  std::shuffle(keys.begin(), keys.end(), rng);
+  for (size_t i = 0; i < keys.size(); ++i) *table.try_emplace(keys[i]).first = i;
+  ASSERT_EQ(table.size(), keys.size());
+  for (size_t i = 0; i < keys.size(); i += 2) ASSERT_EQ(table.erase(keys[i]), std::optional<uint64_t>(i));
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const uint64_t* found = table.find(keys[i]);
+    if (i % 2 == 0) {
+      ASSERT_EQ(found, nullptr) << "erased key " << i << " still found";
+    } else {
+      ASSERT_NE(found, nullptr) << "key " << i << " lost when its neighbours were erased";
+      ASSERT_EQ(*found, i);
+    }
+  }
+  for (size_t i = 1; i < keys.size(); i += 2) ASSERT_TRUE(table.erase(keys[i]).has_value());
+  EXPECT_EQ(table.size(), 0u);
+  size_t visited = 0;
+  table.for_each([&](const FragmentKey&, uint64_t&) { ++visited; });
+  EXPECT_EQ(visited, 0u);
 }
 
 }  // namespace
