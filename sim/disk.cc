@@ -37,8 +37,12 @@ void Disk::apply(File& file, uint64_t offset, const Payload& data, uint64_t leng
   if (data.is_real()) {
     if (!file.real && file.size > 0) file.data.assign(file.size, 0);
     file.real = true;
-    if (file.data.size() < end) file.data.resize(end, 0);
-    std::copy_n(data.bytes->begin(), length, file.data.begin() + static_cast<std::ptrdiff_t>(offset));
+    if (offset == file.data.size()) {  // an append (logs, manifests): no zero fill to overwrite
+      file.data.insert(file.data.end(), data.bytes->begin(), data.bytes->begin() + static_cast<std::ptrdiff_t>(length));
+    } else {
+      if (file.data.size() < end) file.data.resize(end, 0);
+      std::copy_n(data.bytes->begin(), length, file.data.begin() + static_cast<std::ptrdiff_t>(offset));
+    }
   } else {
     std::erase_if(file.rotten_offsets, [&](uint64_t o) { return o >= offset && o < end; });
     if (file.real && file.data.size() < end) file.data.resize(end, 0);
