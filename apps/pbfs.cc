@@ -19,10 +19,10 @@ namespace po = boost::program_options;
 
 // jemalloc (linked into this program) reads its options from this symbol. A large run keeps gigabytes of
 // small objects that are touched at random; backing them with transparent huge pages saves most page
-// faults and TLB misses (about 15% of the 1,000-node run's time, docs/performance.md). Freed pages are
-// kept rather than handed back to the kernel after a delay (decay off): a simulation's memory only grows
-// to its peak, and returning pages meant faulting and zeroing them again, 2 MiB at a time (a quarter of
-// the 1,000-node run's time, docs/performance.md). A MALLOC_CONF variable still overrides these.
+// faults and TLB misses. Freed pages are kept rather than handed back to the kernel after a delay (decay
+// off): a simulation's memory only grows to its peak, and returned pages were faulted in and zeroed
+// again, 2 MiB at a time (a quarter of the 1,000-node run's time, docs/performance.md). A MALLOC_CONF
+// variable still overrides these.
 extern "C" {
 extern const char* malloc_conf;
 const char* malloc_conf = "thp:always,metadata_thp:always,dirty_decay_ms:-1,muzzy_decay_ms:-1";
