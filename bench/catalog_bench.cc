@@ -95,7 +95,7 @@ void BM_StoreFind(benchmark::State& state) {
     const uint64_t i = boost::random::uniform_int_distribution<uint64_t>(0, kRecords - 1)(rng) + (present ? 0 : kRecords);
     found += store.find(RecordId{i % 64, i}) != RecordStore::kNoSlot ? 1 : 0;  // nth_record's id
   }
-  if (found != (present ? state.iterations() : 0)) state.SkipWithError("lookups found the wrong records");
+  if (found != (present ? static_cast<uint64_t>(state.iterations()) : 0)) state.SkipWithError("lookups found the wrong records");
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(BM_StoreFind)->Arg(1)->Arg(0);
