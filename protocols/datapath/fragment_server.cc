@@ -82,6 +82,20 @@ bool decode_manifest_entry(ByteSpan entry, ManifestEntry& e) {
          crc == crc32c(entry.first(kManifestEntryBytes - 4));
 }
 
+// Calls f(entry, its bytes) for every whole entry of `manifest` that decodes, in order; returns how many
+// did not (a trailing partial entry is neither).
+template <typename F>
+size_t for_each_manifest_entry(ByteSpan manifest, F&& f) {
+  size_t corrupt = 0;
+  ManifestEntry e;
+  for (size_t at = 0; at + kManifestEntryBytes <= manifest.size(); at += kManifestEntryBytes) {
+    const ByteSpan bytes = manifest.subspan(at, kManifestEntryBytes);
+    if (decode_manifest_entry(bytes, e)) f(e, bytes);
+    else ++corrupt;
+  }
+  return corrupt;
+}
+
 // Rebuild fetches carry (rebuild id << 9 | fragment index) as their request id.
 constexpr uint64_t kRebuildIndexBits = 9;
 
@@ -98,12 +112,10 @@ std::string fragment_log_file(uint32_t log) { return "frag/log/" + std::to_strin
 
 FragmentTable<FragmentLocation> read_manifest(ByteSpan manifest) {
   FragmentTable<FragmentLocation> stored;
-  ManifestEntry e;
-  for (size_t at = 0; at + kManifestEntryBytes <= manifest.size(); at += kManifestEntryBytes) {
-    if (!decode_manifest_entry(manifest.subspan(at), e)) continue;
+  for_each_manifest_entry(manifest, [&](const ManifestEntry& e, ByteSpan) {
     if (e.op == kManifestAdd) *stored.try_emplace(e.key).first = e.location;
     else if (e.op == kManifestDelete) stored.erase(e.key);
-  }
+  });
   return stored;
 }
 
@@ -162,13 +174,7 @@ void FragmentServer::replay_manifest(const DiskCompletion& done) {
   const uint64_t got = done.data.size;
   if (done.data.is_real()) replay_carry_.insert(replay_carry_.end(), done.data.bytes->begin(), done.data.bytes->end());
   else replay_carry_.resize(replay_carry_.size() + got, 0);  // cannot happen: the manifest is always real bytes
-  size_t used = 0;
-  ManifestEntry e;
-  for (; used + kManifestEntryBytes <= replay_carry_.size(); used += kManifestEntryBytes) {
-    if (!decode_manifest_entry(ByteSpan(replay_carry_).subspan(used), e)) {
-      runtime_.count("datapath.manifest_entry_corrupt");
-      continue;
-    }
+  const size_t corrupt = for_each_manifest_entry(replay_carry_, [&](const ManifestEntry& e, ByteSpan) {
     if (e.op == kManifestAdd) {
       *index_.try_emplace(e.key).first = Stored{e.location, 0, false};
     } else if (e.op == kManifestDelete) {
@@ -176,7 +182,9 @@ void FragmentServer::replay_manifest(const DiskCompletion& done) {
     } else if (e.op == kManifestConfirm) {
       if (Stored* found = index_.find(e.key)) found->confirmed = true;
     }
-  }
+  });
+  for (size_t i = 0; i < corrupt; ++i) runtime_.count("datapath.manifest_entry_corrupt");
+  const size_t used = replay_carry_.size() / kManifestEntryBytes * kManifestEntryBytes;  // whole entries
   replay_carry_.erase(replay_carry_.begin(), replay_carry_.begin() + static_cast<std::ptrdiff_t>(used));
   replay_offset_ += got;
   if (got == kManifestChunkBytes) {
@@ -381,7 +389,7 @@ void FragmentServer::begin_store(Store store) {
   const uint64_t id = next_id_++;
   store.location = allocate(store.data.size);
   const FragmentLocation location = store.location;
-  batch_writes_.push_back(DiskStep::write(fragment_log_file(location.log), location.offset, store.data));
+  batch_writes_.push_back(DiskStep::write(fragment_log_file(location.log), location.offset, std::move(store.data)));
   store.manifest_batch = append_manifest(kManifestAdd, store.key, location);
   const bool inserted = stores_.emplace(id, std::move(store)).second;
   require(inserted, "store id reused");
@@ -419,34 +427,28 @@ void FragmentServer::flush_manifest() {
 
 void FragmentServer::batch_done(uint64_t batch, const Status& status) {
   manifest_flush_in_flight_ = false;
+  bool flush_now = true;
   if (!status.is_ok()) {
     runtime_.count("datapath.manifest_write_failed");
     for (auto& [id, store] : stores_) {
       if (store.manifest_batch == batch && store.status == StatusCode::kOk) store.status = status.code();
     }
     // Nothing after the failed step landed: the next batch reuses the manifest's space and carries the
-    // deletions and confirmations again (the failed stores' entries are dropped with them).
+    // deletions and confirmations again (the failed stores' entries are dropped with them). They wait
+    // for the next entry to be appended rather than retrying against a disk that just failed.
     manifest_bytes_ -= manifest_flushing_.size();
+    flush_now = !manifest_pending_.empty();
     Bytes retry;
-    ManifestEntry e;
-    for (size_t at = 0; at + kManifestEntryBytes <= manifest_flushing_.size(); at += kManifestEntryBytes) {
-      const ByteSpan entry = ByteSpan(manifest_flushing_).subspan(at, kManifestEntryBytes);
-      if (decode_manifest_entry(entry, e) && e.op != kManifestAdd) retry.insert(retry.end(), entry.begin(), entry.end());
-    }
-    // They wait for the next entry to be appended rather than retrying against a disk that just failed.
-    const bool appended_meanwhile = !manifest_pending_.empty();
+    for_each_manifest_entry(manifest_flushing_, [&](const ManifestEntry& e, ByteSpan bytes) {
+      if (e.op != kManifestAdd) retry.insert(retry.end(), bytes.begin(), bytes.end());
+    });
     retry.insert(retry.end(), manifest_pending_.begin(), manifest_pending_.end());
     manifest_pending_ = std::move(retry);
-    manifest_flushing_.clear();
-    manifest_durable_batch_ = std::max(manifest_durable_batch_, batch);
-    finish_stores();
-    if (appended_meanwhile) flush_manifest();
-    return;
   }
   manifest_flushing_.clear();
   manifest_durable_batch_ = std::max(manifest_durable_batch_, batch);
   finish_stores();
-  flush_manifest();
+  if (flush_now) flush_manifest();
 }
 
 void FragmentServer::finish_stores() {

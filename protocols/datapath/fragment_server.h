@@ -8,10 +8,10 @@
 // collected while its DeleteFragments got lost would stay forever. Every orphan_grace / 2 a pass picks
 // the fragments not confirmed for orphan_grace (or confirmed longer than orphan_recheck ago) and asks
 // the catalog primary of their files' shard about their records (RecordStatus, batched per shard, with
-// timeouts, bounded retries and redirects). The primary abandons records that are not live before it answers, so a
-// record reported abandoned can never commit later: its fragments are deleted here. So is a fragment
-// reported stale (its record lives, but its map has moved the fragment elsewhere). A record reported
-// current is remembered as confirmed (also in the manifest).
+// timeouts, bounded retries and redirects). The primary abandons records that are not live before it
+// answers, so a record reported abandoned can never commit later: its fragments are deleted here. So is
+// a fragment reported stale (its record lives, but its map has moved the fragment elsewhere). A record
+// reported current is remembered as confirmed (also in the manifest).
 //
 // Disk layout (log-structured): fragments are appended to log files "frag/log/<n>" (fragment header then
 // body, real or synthetic), one log open for appends at a time and a new one once it reaches
@@ -19,7 +19,8 @@
 // of deletions and of confirmations (one CRC-protected entry each), replayed at start so the server knows
 // what it holds after a restart. Stores are made durable in batches (group commit), each one disk chain:
 // the batch's fragments are appended to the open log, the logs written since the last batch are synced,
-// then the batch's manifest entries are written and synced, and every store of the batch is acknowledged. A restart opens a fresh log, so a torn tail is never appended to.
+// then the batch's manifest entries are written and synced, and every store of the batch is
+// acknowledged. A restart opens a fresh log, so a torn tail is never appended to.
 // A sealed log whose live bytes drop below log_clean_below of its size is cleaned: its live fragments are
 // read back (CRC-checked), appended to the open log under new manifest entries, and the log is removed
 // once none of its bytes are live.
@@ -116,7 +117,7 @@ class FragmentServer final : public Role {
   // or the cleaner (a fragment moved out of `moved_from`).
   struct Store {
     Key key;
-    Payload data;
+    Payload data;                 // the bytes to store, handed to the batch's disk chain
     FragmentLocation location;    // where it is being written
     Envelope reply_to;
     uint64_t request_id = 0;

@@ -194,6 +194,20 @@ std::shared_ptr<FetchFragment> fetch_of(const WriteRecord& r, uint32_t index, ui
   return m;
 }
 
+// Deletes fragment `index` of record `r` of file 5.
+std::shared_ptr<DeleteFragments> delete_of(const WriteRecord& r, uint32_t index) {
+  auto m = std::make_shared<DeleteFragments>();
+  m->file_id = 5;
+  m->fragments = {{r.record_id, index}};
+  return m;
+}
+
+// Replies in the order their requests were numbered (they may arrive in any order).
+template <typename Reply>
+void sort_by_request(std::vector<Reply>& replies) {
+  std::sort(replies.begin(), replies.end(), [](const Reply& a, const Reply& b) { return a.request_id < b.request_id; });
+}
+
 // Asks node 3 for fragments 0, 1 and 2 of `r` (request ids 10, 11, 12).
 void fetch_first_three(Probe& p, const WriteRecord& r) {
   for (uint32_t i = 0; i < 3; ++i) p.send(3, fetch_of(r, i, 10 + i));
@@ -238,7 +252,7 @@ TEST(FragmentServer, FetchesWholeFragmentsAndBodyWindows) {
   f.world->run();
   auto& replies = f.probe().fetches;
   ASSERT_EQ(replies.size(), 4u);
-  std::sort(replies.begin(), replies.end(), [](const auto& a, const auto& b) { return a.request_id < b.request_id; });
+  sort_by_request(replies);
   EXPECT_EQ(replies[0].status, StatusCode::kOk);
   EXPECT_EQ(*replies[0].data.bytes, r.stored[1]);
   EXPECT_EQ(replies[1].status, StatusCode::kOk);
@@ -290,10 +304,7 @@ TEST(FragmentServer, ARestartReplaysTheManifest) {
     p.send(3, store_of(r, 2, 3));
   });
   f.at(50 * kMillisecond, [&](Probe& p) {
-    auto del = std::make_shared<DeleteFragments>();
-    del->file_id = 5;
-    del->fragments = {{r.record.record_id, 1}};
-    p.send(3, del);
+    p.send(3, delete_of(r.record, 1));
   });
   f.world->kernel().at(80 * kMillisecond, [&] { f.world->crash(3); });
   f.world->kernel().at(90 * kMillisecond, [&] { f.world->restart(3); });
@@ -303,7 +314,7 @@ TEST(FragmentServer, ARestartReplaysTheManifest) {
   EXPECT_EQ(f.server(3).fragment_count(), 2u);
   auto& replies = f.probe().fetches;
   ASSERT_EQ(replies.size(), 3u);
-  std::sort(replies.begin(), replies.end(), [](const auto& a, const auto& b) { return a.request_id < b.request_id; });
+  sort_by_request(replies);
   EXPECT_EQ(replies[0].status, StatusCode::kOk);
   EXPECT_EQ(*replies[0].data.bytes, r.stored[0]);
   EXPECT_EQ(replies[1].status, StatusCode::kNotFound);
@@ -323,10 +334,7 @@ TEST(FragmentServer, AFailedBatchFailsItsStoresButKeepsItsDeletions) {
   });
   f.at(50 * kMillisecond, [&](Probe& p) {
     f.world->disk(3).set_full(true);
-    auto del = std::make_shared<DeleteFragments>();
-    del->file_id = 5;
-    del->fragments = {{r.record.record_id, 1}};
-    p.send(3, del);
+    p.send(3, delete_of(r.record, 1));
   });
   f.at(60 * kMillisecond, [&](Probe& p) { p.send(3, store_of(r, 2, 3)); });
   f.at(70 * kMillisecond, [&](Probe& p) {
@@ -339,14 +347,14 @@ TEST(FragmentServer, AFailedBatchFailsItsStoresButKeepsItsDeletions) {
   f.world->run();
   auto& stores = f.probe().stores;
   ASSERT_EQ(stores.size(), 4u);
-  std::sort(stores.begin(), stores.end(), [](const auto& a, const auto& b) { return a.request_id < b.request_id; });
+  sort_by_request(stores);
   EXPECT_EQ(stores[0].status, StatusCode::kOk);
   EXPECT_EQ(stores[1].status, StatusCode::kOk);
   EXPECT_EQ(stores[2].status, StatusCode::kNoSpace) << "a store in the failed batch fails";
   EXPECT_EQ(stores[3].status, StatusCode::kOk);
   auto& fetches = f.probe().fetches;
   ASSERT_EQ(fetches.size(), 3u);
-  std::sort(fetches.begin(), fetches.end(), [](const auto& a, const auto& b) { return a.request_id < b.request_id; });
+  sort_by_request(fetches);
   EXPECT_EQ(fetches[0].status, StatusCode::kOk);
   EXPECT_EQ(fetches[1].status, StatusCode::kNotFound) << "the deletion was lost with the failed batch";
   EXPECT_EQ(fetches[2].status, StatusCode::kOk);
@@ -402,7 +410,7 @@ void clean_logs(bool rot) {
   const sim::RunSummary summary = f.world->run();
   auto& replies = f.probe().fetches;
   ASSERT_EQ(replies.size(), 2 * records.size());
-  std::sort(replies.begin(), replies.end(), [](const auto& a, const auto& b) { return a.request_id < b.request_id; });
+  sort_by_request(replies);
   for (uint64_t base : {100u, 200u}) {
     for (uint64_t i = 0; i < records.size(); ++i) {
       const FetchFragmentReply& reply = replies[(base == 100 ? 0 : records.size()) + i];
