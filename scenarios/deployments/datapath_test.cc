@@ -173,7 +173,7 @@ TEST(DataPathScenario, BadProtocolFieldNamesFileLineAndField) {
   const Outcome c = run("pbfs-small-overwrites.yaml", {"checks.0=read_corectness"});
   EXPECT_NE(c.error.find("unknown checker"), std::string::npos) << c.error;
   // A misspelt key inside a protocol or workload sub-map is rejected, not ignored.
-  for (const std::string& typo : {"protocol.catalog.replicaz=3", "protocol.coding.kk=3", "protocol.gc.grace=1s",
+  for (const std::string typo : {"protocol.catalog.replicaz=3", "protocol.coding.kk=3", "protocol.gc.grace=1s",
                                   "protocol.coordination.nod=1", "protocol.fragment_store.log_bytes=1MiB",
                                   "workload.size.maximum=8KiB"}) {
     const Outcome t = run("pbfs-small-overwrites.yaml", {typo});
