@@ -135,6 +135,10 @@ void World::observe_table(const std::string& table_name, RowObserver observer) {
 void World::observe_nodes(NodeObserver observer) { node_observers_.push_back(std::move(observer)); }
 
 void World::count(const std::string& counter, uint64_t increment) { counters_[counter] += increment; }
+uint64_t World::counter(const std::string& name) const {
+  auto it = counters_.find(name);
+  return it == counters_.end() ? 0 : it->second;
+}
 
 void World::record_fault(const char* kind, NodeId node, const std::string& detail, TimeNs end_ns) {
   FaultRow row{};

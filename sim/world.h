@@ -90,6 +90,7 @@ class World {
   void observe_table(const std::string& table_name, RowObserver observer);
   void observe_nodes(NodeObserver observer);
   void count(const std::string& counter, uint64_t increment = 1);
+  uint64_t counter(const std::string& name) const;  // 0 if never counted
   // Records one injected fault in the faults table (end_ns -1: open-ended).
   void record_fault(const char* kind, NodeId node, const std::string& detail, TimeNs end_ns);
 

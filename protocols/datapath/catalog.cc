@@ -336,7 +336,7 @@ Catalog::Shard* Catalog::serving_shard(uint64_t shard, const Envelope& from, con
   return nullptr;
 }
 
-StatusCode Catalog::check_supersedes(Shard& s, const CommitRecord& m) const {
+StatusCode Catalog::check_supersedes(Shard& s, const CommitRecord& m) {
   std::vector<RecordId> ids = m.supersedes;
   std::sort(ids.begin(), ids.end());
   if (std::adjacent_find(ids.begin(), ids.end()) != ids.end()) return StatusCode::kInvalidArgument;

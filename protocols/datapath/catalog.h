@@ -338,7 +338,7 @@ class Catalog final : public Role, private lease::LeaseListener {
   void reply_commit(const Envelope& to, uint64_t request_id, StatusCode status, uint64_t sequence, NodeId hint);
   void on_record_status(const Envelope& from, const RecordStatus& m);
   void reply_record_status(const Shard& s, const Envelope& to, uint64_t request_id, const std::vector<RecordId>& records);
-  StatusCode check_supersedes(Shard& s, const CommitRecord& m) const;
+  StatusCode check_supersedes(Shard& s, const CommitRecord& m);
   void apply_committed(Shard& s);
   void apply_entry(Shard& s, const CatalogLogEntry& e, bool as_primary);
   void apply_commit(Shard& s, const CatalogLogEntry& e, bool as_primary);

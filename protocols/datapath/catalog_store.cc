@@ -91,7 +91,8 @@ RecordStore::Slot RecordStore::add(const WriteRecord& w, uint64_t sequence) {
   }
   FileState& file = files_[w.file_id];
   file.last_sequence = std::max(file.last_sequence, sequence);
-  forest_.insert(file.root, slot, w.extent.offset, w.extent.end());
+  if (file.indexed) forest_.insert(file.root, slot, w.extent.offset, w.extent.end());
+  else forest_.push(file.root, slot, w.extent.offset, w.extent.end());
   table_insert(slot);
   ++live_;
   ++current_;
@@ -190,7 +191,9 @@ bool RecordStore::current(Slot slot) const { return (record_at(slot).flags & kCu
 void RecordStore::supersede(Slot slot) {
   Record& r = record_at(slot);
   require((r.flags & kLive) && (r.flags & kCurrent), "superseding a current record");
-  forest_.erase(files_.at(r.file).root, slot);
+  FileState& file = files_.at(r.file);
+  if (file.indexed) forest_.erase(file.root, slot);
+  else forest_.unlink(file.root, slot);
   r.flags &= static_cast<uint8_t>(~kCurrent);
   --current_;
 }
@@ -251,19 +254,30 @@ WriteRecord RecordStore::write_record(Slot slot) const {
   return w;
 }
 
-void RecordStore::query(FileId file, const Extent& extent, std::vector<Slot>& out) const {
-  out.clear();
+RecordStore::FileState* RecordStore::indexed_file(FileId file) {
   auto it = files_.find(file);
-  if (it == files_.end()) return;
-  forest_.query(it->second.root, extent.offset, extent.end(), [&](IntervalForest::Id id) { out.push_back(id); });
+  if (it == files_.end()) return nullptr;
+  FileState& state = it->second;
+  if (!state.indexed) {
+    forest_.build(state.root);
+    state.indexed = true;
+  }
+  return &state;
+}
+
+void RecordStore::query(FileId file, const Extent& extent, std::vector<Slot>& out) {
+  out.clear();
+  const FileState* state = indexed_file(file);
+  if (state == nullptr) return;
+  forest_.query(state->root, extent.offset, extent.end(), [&](IntervalForest::Id id) { out.push_back(id); });
   std::sort(out.begin(), out.end(), [&](Slot a, Slot b) { return sequence(a) < sequence(b); });
 }
 
-void RecordStore::current_records(FileId file, std::vector<Slot>& out) const {
+void RecordStore::current_records(FileId file, std::vector<Slot>& out) {
   out.clear();
-  auto it = files_.find(file);
-  if (it == files_.end()) return;
-  forest_.for_each(it->second.root, [&](IntervalForest::Id id) { out.push_back(id); });
+  const FileState* state = indexed_file(file);
+  if (state == nullptr) return;
+  forest_.for_each(state->root, [&](IntervalForest::Id id) { out.push_back(id); });
 }
 
 uint64_t RecordStore::last_sequence(FileId file) const {

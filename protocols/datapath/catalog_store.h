@@ -2,7 +2,9 @@
 // shards (the goal is <= 200 bytes per record at a million records). A record lives in one fixed-size
 // slot (ids, sequence, crypto salt, coding shape) plus a few words in a shared arena (fragment CRCs and
 // fragment nodes, packed as 16-bit ids when the cluster allows); its extent lives in the per-file
-// interval index while it is current; an open-addressing table finds a slot from a RecordId. Nothing
+// interval index while it is current; an open-addressing table finds a slot from a RecordId. A file's
+// interval index is built the first time the file is queried (until then its current records are only
+// listed): backups, which never answer queries, never pay for it. Nothing
 // here knows about logs or replication: the catalog applies committed log entries to it.
 #pragma once
 
@@ -49,9 +51,9 @@ class RecordStore {
   WriteRecord write_record(Slot slot) const;
 
   // Current records of `file` overlapping `extent`, in ascending sequence.
-  void query(FileId file, const Extent& extent, std::vector<Slot>& out) const;
+  void query(FileId file, const Extent& extent, std::vector<Slot>& out);
   // Every current record of a file, in extent order; every file with at least one record.
-  void current_records(FileId file, std::vector<Slot>& out) const;
+  void current_records(FileId file, std::vector<Slot>& out);
   template <typename Visit>
   void for_each_file(Visit&& visit) const {
     for (const auto& [file, state] : files_) visit(file);
@@ -86,9 +88,11 @@ class RecordStore {
   static_assert(sizeof(Record) <= 72);
   enum Flag : uint8_t { kLive = 1, kCurrent = 2, kWideNodes = 4 };
   struct FileState {
-    IntervalForest::Id root = IntervalForest::kNone;
+    IntervalForest::Id root = IntervalForest::kNone;  // the tree's root, or the list's head
     uint64_t last_sequence = 0;
+    bool indexed = false;  // a tree (built by the first query), not a list
   };
+  FileState* indexed_file(FileId file);  // nullptr for a file without records
   // Slot blocks grow from 16 to 4096 records, arena blocks from 256 to 65536 words (a run is at most
   // 2 * 256 words, so it fits any block from the second on).
   using RecordBlocks = BlockArray<Record, 4, 12>;

@@ -70,6 +70,18 @@ TEST(RecordStore, QueriesReturnCurrentOverlapsInSequenceOrder) {
   store.query(1, Extent{0, 1000}, got);
   EXPECT_EQ(got, (std::vector<Slot>{s2}));
   EXPECT_EQ(store.last_sequence(1), 3u);  // sequences never go back
+  // File 3 is not queried while its records come and go (they are only listed, not indexed); its first
+  // query sees exactly the current ones, including one in a reused slot.
+  const Slot a = store.add(make_record(3, {2, 1}, 0, 100), 1);
+  const Slot b = store.add(make_record(3, {2, 2}, 50, 100), 2);
+  const Slot c = store.add(make_record(3, {2, 3}, 300, 10), 3);
+  store.supersede(a);
+  store.erase(c);
+  const Slot d = store.add(make_record(3, {2, 4}, 0, 40), 4);
+  store.query(3, Extent{0, 1000}, got);
+  EXPECT_EQ(got, (std::vector<Slot>{b, d}));
+  store.current_records(3, got);
+  EXPECT_EQ(got, (std::vector<Slot>{d, b}));  // in extent order
 }
 
 TEST(RecordStore, RandomAddsAndErasesKeepEveryLookupRight) {

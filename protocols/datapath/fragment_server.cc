@@ -38,12 +38,11 @@ constexpr uint64_t tag_kind(uint64_t tag) { return tag >> 56; }
 constexpr uint64_t tag_id(uint64_t tag) { return tag & kTagIdMask; }
 
 // Manifest entry: u8 op, u8 version, u16 reserved, u32 index, u64 file, u64 client, u64 seq, u32 log,
-// u64 offset, u64 size, u32 CRC32C of the 52 bytes before it. Deletions and confirmations carry no
+// u64 offset, u64 size, u32 CRC32C of the 52 bytes before it. Deletions carry no
 // location (zeros).
 constexpr uint64_t kManifestEntryBytes = 56;
 constexpr uint8_t kManifestAdd = 1;
 constexpr uint8_t kManifestDelete = 2;
-constexpr uint8_t kManifestConfirm = 3;  // the fragment's record was confirmed current (orphan collection)
 constexpr uint8_t kManifestVersion = 2;
 constexpr uint64_t kManifestChunkBytes = 64 * 1024;
 
@@ -179,8 +178,6 @@ void FragmentServer::replay_manifest(const DiskCompletion& done) {
       *index_.try_emplace(e.key).first = Stored{e.location, 0, false};
     } else if (e.op == kManifestDelete) {
       index_.erase(e.key);
-    } else if (e.op == kManifestConfirm) {
-      if (Stored* found = index_.find(e.key)) found->confirmed = true;
     }
   });
   for (size_t i = 0; i < corrupt; ++i) runtime_.count("datapath.manifest_entry_corrupt");
@@ -434,7 +431,7 @@ void FragmentServer::batch_done(uint64_t batch, const Status& status) {
       if (store.manifest_batch == batch && store.status == StatusCode::kOk) store.status = status.code();
     }
     // Nothing after the failed step landed: the next batch reuses the manifest's space and carries the
-    // deletions and confirmations again (the failed stores' entries are dropped with them). They wait
+    // deletions again (the failed stores' entries are dropped with them). They wait
     // for the next entry to be appended rather than retrying against a disk that just failed.
     manifest_bytes_ -= manifest_flushing_.size();
     flush_now = !manifest_pending_.empty();
@@ -726,16 +723,13 @@ void FragmentServer::checked(const Key& key, Stored& stored, TimeNs now) {
 }
 
 void FragmentServer::take_due(TimeNs now, std::vector<Key>& due) {
-  // Check times only grow (a backward clock step merely delays the entries behind it). A fragment taken
-  // now counts as checked now: if its question goes unanswered it is asked again after another grace.
+  // Check times only grow (a backward clock step merely delays the entries behind it). The queue is not
+  // looked up in the index: a fragment deleted since is asked about anyway and its answer ignored, and
+  // one stored twice is asked about twice. A question that goes unanswered puts its fragments back.
   const TimeNs grace = config_->orphan_grace_ns;
   while (grace > 0 && !unconfirmed_checks_.empty() && now - unconfirmed_checks_.front().first >= grace) {
-    const auto [time, key] = unconfirmed_checks_.front();
+    due.push_back(unconfirmed_checks_.front().second);
     unconfirmed_checks_.pop_front();
-    Stored* found = index_.find(key);
-    if (found == nullptr || found->checked_local_ns != time || found->confirmed) continue;
-    checked(key, *found, now);
-    due.push_back(key);
   }
   const TimeNs recheck = config_->orphan_recheck_ns;
   if (recheck <= 0 || now - last_recheck_scan_ns_ < recheck / 4) return;
@@ -745,6 +739,11 @@ void FragmentServer::take_due(TimeNs now, std::vector<Key>& due) {
     stored.checked_local_ns = now;
     due.push_back(key);
   });
+}
+
+void FragmentServer::ask_again_later(const OrphanQuery& query) {
+  const TimeNs now = runtime_.local_now_ns();
+  for (const Key& key : query.fragments) unconfirmed_checks_.emplace_back(now, key);
 }
 
 void FragmentServer::start_orphan_pass() {
@@ -794,6 +793,7 @@ void FragmentServer::send_orphan_query(OrphanQuery q) {
   const std::vector<NodeId>& group = catalogs_.group(shard);
   if (group.empty()) {
     runtime_.count("datapath.orphan_query_no_catalog");
+    ask_again_later(q);
     return;
   }
   if (q.target == kNoNode) {
@@ -820,6 +820,7 @@ void FragmentServer::on_orphan_timeout(uint64_t request_id) {
   runtime_.count("datapath.orphan_query_timeout");
   if (++q.attempts > config_->retries_max) {
     runtime_.count("datapath.orphan_query_gave_up");
+    ask_again_later(q);
     return pump_orphan_queries();
   }
   const uint64_t shard = q.shard;
@@ -855,6 +856,7 @@ void FragmentServer::on_record_status_reply(const Envelope& from, const RecordSt
   }
   if (m.status == StatusCode::kNotLeader || m.status == StatusCode::kUnavailable) return;  // the timeout retries
   runtime_.count("datapath.orphan_query_refused");
+  ask_again_later(q);
   orphan_queries_.erase(it);
   pump_orphan_queries();
 }
@@ -863,6 +865,7 @@ void FragmentServer::apply_fates(const OrphanQuery& q, const RecordStatusReply& 
   // One fate per asked record, in the request's order; the fragments are in the same order.
   if (m.records.size() != q.records.size()) {
     runtime_.count("datapath.orphan_reply_mismatch");
+    ask_again_later(q);
     return;
   }
   const TimeNs now = runtime_.local_now_ns();
@@ -885,9 +888,9 @@ void FragmentServer::apply_fates(const OrphanQuery& q, const RecordStatusReply& 
         runtime_.count("datapath.stale_fragments_deleted");
         break;
       case RecordFate::kCurrent:
-        if (!found->confirmed) append_manifest(kManifestConfirm, key, FragmentLocation{});
+        // Remembered in memory only: after a restart the server asks again.
         found->confirmed = true;
-        checked(key, *found, now);
+        found->checked_local_ns = now;
         break;
       case RecordFate::kSuperseded:  // collected soon: ask again after another grace period
         checked(key, *found, now);

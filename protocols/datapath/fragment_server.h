@@ -11,12 +11,14 @@
 // timeouts, bounded retries and redirects). The primary abandons records that are not live before it
 // answers, so a record reported abandoned can never commit later: its fragments are deleted here. So is
 // a fragment reported stale (its record lives, but its map has moved the fragment elsewhere). A record
-// reported current is remembered as confirmed (also in the manifest).
+// reported current is remembered as confirmed, in memory only: a restart asks about everything again
+// after a grace period, which costs one question per shard and batch instead of a manifest entry per
+// fragment.
 //
 // Disk layout (log-structured): fragments are appended to log files "frag/log/<n>" (fragment header then
 // body, real or synthetic), one log open for appends at a time and a new one once it reaches
 // log_file_bytes. "frag/manifest" is an append-only log of where each fragment lies (log, offset, size),
-// of deletions and of confirmations (one CRC-protected entry each), replayed at start so the server knows
+// and of deletions (one CRC-protected entry each), replayed at start so the server knows
 // what it holds after a restart. Stores are made durable in batches (group commit), each one disk chain:
 // the batch's fragments are appended to the open log, the logs written since the last batch are synced,
 // then the batch's manifest entries are written and synced, and every store of the batch is
@@ -188,8 +190,10 @@ class FragmentServer final : public Role {
   void start_orphan_pass();
   // Marks a fragment checked now and queues its next check.
   void checked(const Key& key, Stored& stored, TimeNs now);
-  // Adds the fragments due for a question to `due` and marks them checked now.
+  // Moves the fragments due for a question to `due`.
   void take_due(TimeNs now, std::vector<Key>& due);
+  // A question that got no usable answer: its fragments are asked about again after another grace.
+  void ask_again_later(const OrphanQuery& query);
   void pump_orphan_queries();
   void send_orphan_query(OrphanQuery query);
   void on_orphan_timeout(uint64_t request_id);
@@ -215,10 +219,9 @@ class FragmentServer final : public Role {
   uint64_t replay_offset_ = 0;
 
   FragmentTable<Stored> index_;  // stored fragment -> where, and orphan state
-  // Unconfirmed fragments in the order they were last checked: a pass takes the due ones (older than
-  // orphan_grace) from the front instead of scanning every fragment. An entry whose time no longer
-  // matches its fragment's (checked again since, confirmed, or deleted) is stale and skipped. Confirmed
-  // fragments are few to recheck and many to hold, so they are found by a scan every orphan_recheck / 4.
+  // Unconfirmed fragments in the order they were stored or last asked about: a pass takes the due ones
+  // (older than orphan_grace) from the front instead of scanning every fragment. Confirmed fragments are
+  // few to recheck and many to hold, so they are found by a scan every orphan_recheck / 4.
   std::deque<std::pair<TimeNs, Key>> unconfirmed_checks_;
   TimeNs last_recheck_scan_ns_ = 0;
 

@@ -748,13 +748,38 @@ TEST(OrphanCollection, ACommittedRecordIsConfirmedAndNeverDeletedByThePass) {
   for (uint32_t i = 0; i < 6; ++i) EXPECT_TRUE(c.server(r.fragments[i].node)->confirmed(5, r.record_id, i)) << i;
   EXPECT_GT(c.server(r.fragments[0].node)->orphan_passes(), 4u);
   for (NodeId n = 0; n < 3; ++n) EXPECT_EQ(c.catalog(n)->abandoned_records(0), 0u);
-  // The confirmation is in the manifest: after a restart the server still knows it.
+  // A confirmation is kept in memory only: after a restart the server asks again, once the grace is
+  // over, and keeps the fragment.
   const NodeId holder = r.fragments[2].node;
   c.world->crash(holder);
   c.world->restart(holder);
   ASSERT_TRUE(c.run_until([&] { return c.server(holder)->ready(); }, kSecond));
-  EXPECT_TRUE(c.server(holder)->confirmed(5, r.record_id, 2));
+  EXPECT_FALSE(c.server(holder)->confirmed(5, r.record_id, 2));
+  ASSERT_TRUE(c.run_until([&] { return c.server(holder)->confirmed(5, r.record_id, 2); }, 2 * c.config->orphan_grace_ns));
   c.run_for(3 * c.config->orphan_grace_ns);
+  EXPECT_EQ(c.on_disk(r), 6u);
+}
+
+TEST(OrphanCollection, AQuestionGivenUpIsAskedAgainAfterAnotherGrace) {
+  OrphanCluster c;
+  const NodeId primary = c.primary();
+  const WriteRecord r = orphan_record({80, 1}, 4);
+  c.store(r);
+  ASSERT_EQ(c.commit(primary, r), StatusCode::kOk);
+  // The holder of fragment 0 cannot reach the catalog replicas while its first question is due, so it
+  // gives the question up.
+  const NodeId holder = r.fragments[0].node;
+  sim::PartitionRule cut;
+  cut.group.assign(c.world->node_count(), -1);
+  cut.group[holder] = 0;
+  for (NodeId n = 0; n < 3; ++n) cut.group[n] = 1;
+  const uint64_t rule = c.world->network().add_partition(cut);
+  ASSERT_TRUE(c.run_until([&] { return c.world->counter("datapath.orphan_query_gave_up") > 0; },
+                          4 * c.config->orphan_grace_ns));
+  EXPECT_FALSE(c.server(holder)->confirmed(5, r.record_id, 0));
+  c.world->network().remove_rule(rule);
+  // Healed, it asks again and the record is confirmed current; nothing was deleted.
+  ASSERT_TRUE(c.run_until([&] { return c.server(holder)->confirmed(5, r.record_id, 0); }, 3 * c.config->orphan_grace_ns));
   EXPECT_EQ(c.on_disk(r), 6u);
 }
 

@@ -123,6 +123,31 @@ void IntervalForest::erase(Id& root, Id id) {
   gone.max_end = gone.end;
 }
 
+void IntervalForest::push(Id& head, Id id, uint64_t start, uint64_t end) {
+  require(start <= end, "interval start after its end");
+  make(id) = Node{start, end, end, kNone, head};
+  if (head != kNone) node(head).left = id;
+  head = id;
+}
+
+void IntervalForest::unlink(Id& head, Id id) {
+  Node& n = node(id);
+  if (n.left != kNone) node(n.left).right = n.right;
+  else head = n.right;
+  if (n.right != kNone) node(n.right).left = n.left;
+  n.left = n.right = kNone;
+}
+
+void IntervalForest::build(Id& head) {
+  Id root = kNone;
+  for (Id id = head; id != kNone;) {
+    const Id next = node(id).right;
+    insert(root, id, node(id).start, node(id).end);
+    id = next;
+  }
+  head = root;
+}
+
 bool IntervalForest::check(Id root, size_t* count) const {
   // Post-order over an explicit stack: children are checked before their parent.
   struct Frame {

@@ -25,6 +25,14 @@ class IntervalForest {
   void insert(Id& root, Id id, uint64_t start, uint64_t end);
   // Removes `id`, which must be in the tree rooted at `root`; its start and end stay readable.
   void erase(Id& root, Id id);
+
+  // An unindexed set: intervals kept in a doubly linked list (through the same nodes) until someone
+  // queries them, so a replica that never answers queries never pays for the tree. push and unlink are
+  // O(1); build turns the list headed by `head` into a tree (the same tree, whatever the order of
+  // insertion: a treap's shape depends only on its keys and priorities) and leaves its root in `head`.
+  void push(Id& head, Id id, uint64_t start, uint64_t end);
+  void unlink(Id& head, Id id);
+  void build(Id& head);
   // Calls visit(id) once for every interval [s, e) in the tree with s < e, s < hi and lo < e (half-open
   // overlap; empty intervals and empty queries match nothing). Order: unspecified.
   template <typename Visit>
@@ -46,8 +54,8 @@ class IntervalForest {
     uint64_t start;
     uint64_t end;
     uint64_t max_end;  // largest end in this subtree
-    Id left;
-    Id right;
+    Id left;   // in a list: the previous node
+    Id right;  // in a list: the next node
   };
   static_assert(sizeof(Node) == 32);
   Node& node(Id id) { return blocks_[id]; }

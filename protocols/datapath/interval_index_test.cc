@@ -122,6 +122,50 @@ TEST(IntervalForest, RandomOperationsAgreeWithBruteForce) {
   }
 }
 
+TEST(IntervalForest, AListBuiltIntoATreeIsTheTreeOfItsSurvivors) {
+  boost::random::mt19937_64 rng(7);
+  auto uniform = [&](uint64_t lo, uint64_t hi) { return boost::random::uniform_int_distribution<uint64_t>(lo, hi)(rng); };
+  IntervalForest listed;
+  IntervalForest direct;
+  Id head = IntervalForest::kNone;
+  std::map<Id, Interval> live;
+  for (Id id = 0; id < 3000; ++id) {
+    const uint64_t start = uniform(0, 200) * 16;
+    const Interval iv{start, start + uniform(0, 100)};
+    listed.push(head, id, iv.start, iv.end);
+    live[id] = iv;
+    if (uniform(0, 2) == 0) {  // unlink a random survivor: the head, the tail or one in between
+      auto it = live.begin();
+      std::advance(it, static_cast<long>(uniform(0, live.size() - 1)));
+      listed.unlink(head, it->first);
+      live.erase(it);
+    }
+  }
+  listed.build(head);
+  size_t count = 0;
+  ASSERT_TRUE(listed.check(head, &count));
+  EXPECT_EQ(count, live.size());
+  // The same survivors inserted in id order give the same tree, node for node.
+  Id root = IntervalForest::kNone;
+  for (const auto& [id, iv] : live) direct.insert(root, id, iv.start, iv.end);
+  EXPECT_EQ(head, root);
+  std::vector<Id> a, b;
+  listed.for_each(head, [&](Id id) { a.push_back(id); });
+  direct.for_each(root, [&](Id id) { b.push_back(id); });
+  EXPECT_EQ(a, b);
+  for (int q = 0; q < 500; ++q) {
+    const uint64_t lo = uniform(0, 3300);
+    const uint64_t hi = lo + uniform(0, 300);
+    ASSERT_EQ(query(listed, head, lo, hi), brute_force(live, lo, hi));
+  }
+  // An emptied list builds into an empty tree.
+  Id empty = IntervalForest::kNone;
+  listed.push(empty, 9000, 0, 10);
+  listed.unlink(empty, 9000);
+  listed.build(empty);
+  EXPECT_EQ(empty, IntervalForest::kNone);
+}
+
 TEST(IntervalForest, SortedInsertionsStayShallowEnoughToBeFast) {
   // Sequential appends (the common write pattern) must not degrade into a list.
   IntervalForest forest;
