@@ -195,7 +195,9 @@ Payload Disk::read_now(const std::string& file, uint64_t offset, uint64_t length
   }
   Bytes out(n, 0);
   if (durable && durable->real) {
-    for (uint64_t i = 0; i < n && offset + i < durable->data.size(); ++i) out[i] = durable->data[offset + i];
+    const uint64_t have = offset < durable->data.size() ? std::min<uint64_t>(n, durable->data.size() - offset) : 0;
+    const auto from = durable->data.begin() + static_cast<std::ptrdiff_t>(offset);
+    std::copy(from, from + static_cast<std::ptrdiff_t>(have), out.begin());
   }
   for (const PendingWrite& w : entry->pending) {  // the cache overlays durable data, newest last
     if (!w.data.is_real()) continue;

@@ -4,6 +4,7 @@
 // service times, a failed disk errors every operation and loses its content.
 #pragma once
 
+#include <boost/container/deque.hpp>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -49,12 +50,17 @@ class Disk {
   uint64_t used_bytes() const { return durable_bytes_ + queued_bytes_; }
   TimeNs busy_ns() const { return busy_ns_; }
   bool failed() const { return failed_; }
-  // Durable content of a file (test and checker access; synthetic files have no bytes).
+  // Durable content of a file (test and checker access; synthetic files have no bytes). Real content is
+  // held in 16 KiB blocks: manifests and logs grow by appends all run long, and a contiguous buffer
+  // would be copied into fresh memory each time it doubles.
+  using Content = boost::container::deque<uint8_t, void,
+                                          boost::container::deque_options_t<boost::container::block_bytes<16384>>>;
   struct File {
     uint64_t size = 0;
     bool real = false;
-    Bytes data;                           // real content (durable)
+    Content data;                         // real content (durable)
     std::vector<uint64_t> rotten_offsets;  // synthetic content: byte offsets whose bits rotted
+    Bytes bytes() const { return Bytes(data.begin(), data.end()); }
   };
   const File* durable_file(const std::string& name) const;
 

@@ -98,7 +98,7 @@ TEST_F(DiskTest, TornWriteKeepsASectorAlignedPrefix) {
       ++torn;
       EXPECT_EQ(file->size % 512, 0u);
       EXPECT_LT(file->size, 8u * 512);
-      EXPECT_EQ(file->data, Bytes(file->size, 9));
+      EXPECT_EQ(file->bytes(), Bytes(file->size, 9));
     }
   }
   EXPECT_GT(torn, 10);
@@ -186,9 +186,9 @@ TEST_F(DiskTest, ChainTakesItsStepsTimeAndCompletesOnceAtTheEnd) {
   EXPECT_EQ(done_[0].file, "manifest");
   EXPECT_EQ(*done_[1].data.bytes, Bytes(56, 9));
   ASSERT_NE(d.durable_file("log"), nullptr);
-  EXPECT_EQ(d.durable_file("log")->data, Bytes(4096, 7));
+  EXPECT_EQ(d.durable_file("log")->bytes(), Bytes(4096, 7));
   ASSERT_NE(d.durable_file("manifest"), nullptr);
-  EXPECT_EQ(d.durable_file("manifest")->data, Bytes(56, 9));
+  EXPECT_EQ(d.durable_file("manifest")->bytes(), Bytes(56, 9));
 }
 
 TEST_F(DiskTest, ChainStopsAtTheFirstFailedStep) {
@@ -219,7 +219,7 @@ TEST_F(DiskTest, CrashPartWayThroughAChainKeepsTheFinishedSteps) {
   kernel_.run_until(kSecond);
   EXPECT_TRUE(done_.empty());
   ASSERT_NE(d.durable_file("log"), nullptr) << "a finished sync is durable even though the chain was cut";
-  EXPECT_EQ(d.durable_file("log")->data, Bytes(512, 7));
+  EXPECT_EQ(d.durable_file("log")->bytes(), Bytes(512, 7));
   EXPECT_EQ(d.durable_file("manifest"), nullptr);
 }
 

@@ -287,7 +287,7 @@ TEST(CoordinationServer, EveryAcknowledgedWriteSurvivesACrashThatTearsTheLogTail
     for (const char* name : {"coord/tree.0", "coord/tree.1"}) {
       const sim::Disk::File* f = c.world.disk(kServerNode).durable_file(name);
       if (f == nullptr) continue;
-      std::optional<LoadedLog> log = load_log(f->data, StateLimits{});
+      std::optional<LoadedLog> log = load_log(f->bytes(), StateLimits{});
       torn_tails += log && log->damaged_tail ? 1 : 0;
     }
     c.world.restart(kServerNode);

@@ -245,7 +245,7 @@ struct CatalogCluster {
     const sim::Disk::File* file = world->disk(n).durable_file(catalog_log_file(shard));
     if (file == nullptr || !file->real) return out;
     LogFrameReader reader = LogFrameReader::from_start();
-    reader.feed(file->data);
+    reader.feed(file->bytes());
     CatalogLogEntry e;
     uint64_t hint = 0, offset = 0;
     while (reader.next(e, hint, offset) == LogFrameReader::Next::kEntry) {

@@ -383,13 +383,11 @@ void FragmentServer::tend_log(uint32_t log) {
 // ---- store ----
 
 void FragmentServer::begin_store(Store store) {
-  const uint64_t id = next_id_++;
   store.location = allocate(store.data.size);
   const FragmentLocation location = store.location;
   batch_writes_.push_back(DiskStep::write(fragment_log_file(location.log), location.offset, std::move(store.data)));
   store.manifest_batch = append_manifest(kManifestAdd, store.key, location);
-  const bool inserted = stores_.emplace(id, std::move(store)).second;
-  require(inserted, "store id reused");
+  stores_.push_back(std::move(store));
   flush_manifest();
 }
 
@@ -427,7 +425,7 @@ void FragmentServer::batch_done(uint64_t batch, const Status& status) {
   bool flush_now = true;
   if (!status.is_ok()) {
     runtime_.count("datapath.manifest_write_failed");
-    for (auto& [id, store] : stores_) {
+    for (Store& store : stores_) {
       if (store.manifest_batch == batch && store.status == StatusCode::kOk) store.status = status.code();
     }
     // Nothing after the failed step landed: the next batch reuses the manifest's space and carries the
@@ -449,15 +447,16 @@ void FragmentServer::batch_done(uint64_t batch, const Status& status) {
 }
 
 void FragmentServer::finish_stores() {
-  std::vector<uint64_t> ready;
-  for (const auto& [id, store] : stores_) {
-    if (store.manifest_batch != 0 && store.manifest_batch <= manifest_durable_batch_) ready.push_back(id);
+  // Every store joins the next batch when it begins and batches finish in order, so stores finish in
+  // the order they began: from the front.
+  while (!stores_.empty() && stores_.front().manifest_batch <= manifest_durable_batch_) {
+    Store store = std::move(stores_.front());
+    stores_.pop_front();
+    finish_store(store);
   }
-  std::sort(ready.begin(), ready.end());  // replies in store order, whatever the map's order
-  for (uint64_t id : ready) finish_store(id, stores_.at(id));
 }
 
-void FragmentServer::finish_store(uint64_t id, Store& store) {
+void FragmentServer::finish_store(Store& store) {
   if (store.move && store.status == StatusCode::kOk) {
     // Deleted or replaced while the move's batch was being synced: the copy is dead space (its manifest
     // entry comes before the delete's, or names an identical copy), and the fragment must not come back.
@@ -489,13 +488,9 @@ void FragmentServer::finish_store(uint64_t id, Store& store) {
     reply->status = status;
     runtime_.send(store.reply_to.from, store.reply_to.from_port, std::move(reply));
   }
-  const uint64_t rebuild = store.rebuild;
-  const bool move = store.move;
-  const uint32_t written_to = store.location.log;
-  stores_.erase(id);
-  tend_log(written_to);
-  if (rebuild != 0) rebuild_reply(rebuild, status);
-  if (move) clean_next();
+  tend_log(store.location.log);
+  if (store.rebuild != 0) rebuild_reply(store.rebuild, status);
+  if (store.move) clean_next();
 }
 
 // ---- fetch ----

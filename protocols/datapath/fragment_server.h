@@ -162,7 +162,7 @@ class FragmentServer final : public Role {
 
   void begin_store(Store store);
   void finish_stores();
-  void finish_store(uint64_t id, Store& store);
+  void finish_store(Store& store);
   // Queues a manifest entry and returns the batch that will carry it.
   uint64_t append_manifest(uint8_t op, const Key& key, const FragmentLocation& location);
   void flush_manifest();
@@ -240,7 +240,7 @@ class FragmentServer final : public Role {
   bool manifest_flush_in_flight_ = false;
 
   uint64_t next_id_ = 1;
-  std::unordered_map<uint64_t, Store> stores_;
+  std::deque<Store> stores_;  // in the order they began, which is the order they finish
   std::unordered_map<uint64_t, Fetch> fetches_;
   std::unordered_map<uint64_t, std::unique_ptr<Rebuild>> rebuilds_;
   RecordCodec codec_;

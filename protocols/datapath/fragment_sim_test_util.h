@@ -24,7 +24,7 @@ inline std::optional<DurableFragment> durable_fragment(const sim::Disk& disk, Fi
                                                        uint32_t index) {
   const sim::Disk::File* manifest = disk.durable_file(kFragmentManifestFile);
   if (manifest == nullptr || !manifest->real) return std::nullopt;
-  const auto stored = read_manifest(manifest->data);
+  const auto stored = read_manifest(manifest->bytes());
   const FragmentLocation* found = stored.find(FragmentKey{file, record, index});
   if (found == nullptr) return std::nullopt;
   const sim::Disk::File* log = disk.durable_file(fragment_log_file(found->log));

@@ -547,7 +547,7 @@ sim::CheckerVerdict DataPathDeployment::check_durability(sim::World& world) {
     const sim::Disk& disk = world.disk(node);
     const sim::Disk::File* manifest = disk.durable_file(datapath::kFragmentManifestFile);
     const datapath::FragmentTable<datapath::FragmentLocation> stored =
-        manifest != nullptr && manifest->real ? datapath::read_manifest(manifest->data) : datapath::FragmentTable<datapath::FragmentLocation>{};
+        manifest != nullptr && manifest->real ? datapath::read_manifest(manifest->bytes()) : datapath::FragmentTable<datapath::FragmentLocation>{};
     for (; at < lookups.size() && lookups[at].node == node; ++at) {
       const Lookup& l = lookups[at];
       const Acknowledged& ack = acknowledged_[l.ack];
