@@ -5,6 +5,7 @@
 #include <boost/random/uniform_01.hpp>
 #include <boost/random/uniform_int_distribution.hpp>
 #include <cmath>
+#include <tuple>
 
 namespace pbfs::sim {
 
@@ -57,8 +58,22 @@ void Disk::make_durable(Entry& entry, const PendingWrite& write, uint64_t length
   durable_bytes_ += entry.durable.size - before;
 }
 
+std::pair<Disk::Entry*, const std::string*> Disk::entry_of(const std::string& file, bool create) {
+  for (const Recent& r : recent_) {
+    if (r.entry != nullptr && *r.name == file) return {r.entry, r.name};
+  }
+  auto it = create ? files_.try_emplace(file).first : files_.find(file);
+  if (it == files_.end()) return {nullptr, nullptr};
+  recent_[1] = recent_[0];
+  recent_[0] = Recent{&it->first, &it->second};
+  return {&it->second, &it->first};
+}
+
 void Disk::forget_if_empty(Entry& e, const std::string& file) {
-  if (!e.exists && e.pending.empty() && e.dirty_bytes == 0 && e.in_flight == 0) files_.erase(file);
+  if (!e.exists && e.pending.empty() && e.dirty_bytes == 0 && e.in_flight == 0) {
+    recent_ = {};
+    files_.erase(file);
+  }
 }
 
 DiskOpId Disk::write(TimeNs submit_ns, const std::string& file, uint64_t offset, Payload data, uint64_t tag,
@@ -94,19 +109,15 @@ DiskOpId Disk::chain(TimeNs submit_ns, std::vector<DiskStep> steps, uint64_t tag
         // The write reaches the cache when it completes (reads issued later see it). The entry stays
         // (in_flight) until then, so landing needs no lookup.
         queued_bytes_ += step.data.size;
-        auto it = files_.try_emplace(step.file).first;
-        e = &it->second;
-        name = &it->first;
+        std::tie(e, name) = entry_of(step.file, true);
         e->dirty_bytes += step.data.size;
         ++e->in_flight;
       }
     } else {
       // Writes queued before this sync complete before it (FIFO), so it flushes them all.
-      auto it = files_.find(step.file);
       uint64_t dirty = 0;
-      if (it != files_.end()) {
-        e = &it->second;
-        name = &it->first;
+      std::tie(e, name) = entry_of(step.file, false);
+      if (e != nullptr) {
         dirty = e->dirty_bytes;
         e->dirty_bytes = 0;
         ++e->in_flight;
@@ -275,6 +286,7 @@ void Disk::crash() {
     if (kept == 0) continue;
     make_durable(*e, *w, kept);
   }
+  recent_ = {};
   for (auto it = files_.begin(); it != files_.end();) {
     it->second.pending.clear();
     it->second.dirty_bytes = 0;
@@ -288,6 +300,7 @@ void Disk::fail() {
   chains_.clear();
   ++epoch_;
   failed_ = true;
+  recent_ = {};
   files_.clear();
   durable_bytes_ = 0;
   queued_bytes_ = 0;

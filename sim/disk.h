@@ -4,6 +4,7 @@
 // service times, a failed disk errors every operation and loses its content.
 #pragma once
 
+#include <array>
 #include <boost/container/deque.hpp>
 #include <cstdint>
 #include <deque>
@@ -107,6 +108,9 @@ class Disk {
   Payload read_now(const std::string& file, uint64_t offset, uint64_t length, Status& status) const;
   static void apply(File& file, uint64_t offset, const Payload& data, uint64_t length);
   void make_durable(Entry& entry, const PendingWrite& write, uint64_t length);
+  // The entry for `file` (created if `create`, else nullptr if absent) and its key. The last two found
+  // are remembered: a fragment server's chains name its open log and its manifest again and again.
+  std::pair<Entry*, const std::string*> entry_of(const std::string& file, bool create);
   // Drops an entry that holds nothing and that no queued operation points to.
   void forget_if_empty(Entry& entry, const std::string& file);
   // Durable files in name order, so choices that walk them (bit rot) do not depend on hashing.
@@ -118,6 +122,11 @@ class Disk {
   uint64_t stream_id_;
   std::unique_ptr<Rng> rng_;  // most disks never need one: 2.5 KB saved per node
   std::unordered_map<std::string, Entry> files_;
+  struct Recent {
+    const std::string* name = nullptr;  // the entry's key
+    Entry* entry = nullptr;
+  };
+  std::array<Recent, 2> recent_{};  // cleared whenever an entry is erased
   std::deque<Chain> chains_;
   uint64_t next_write_order_ = 0;
   TimeNs busy_until_ns_ = 0;

@@ -85,13 +85,13 @@ TimerId SimRuntime::set_timer(TimeNs delay_ns, uint64_t tag) {
 void SimRuntime::cancel_timer(TimerId id) { node_.timers.erase(id); }
 
 Disk::Callback SimRuntime::completion() {
-  // Completions reach the role that asked, unless the node crashed in between.
+  // Completions reach the role that asked, unless the node crashed in between. The capture is two words
+  // (the incarnation's low 48 bits beside the port), so the callback needs no allocation of its own.
   SimNode* node = &node_;
-  const PortId port = port_;
-  const uint64_t incarnation = node_.incarnation;
-  return [node, port, incarnation](DiskCompletion done) {
-    if (!node->up || node->incarnation != incarnation) return;
-    SimNode::Slot* slot = node->find(port);
+  const uint64_t port_and_incarnation = static_cast<uint64_t>(port_) | node_.incarnation << 16;
+  return [node, port_and_incarnation](DiskCompletion done) {
+    if (!node->up || (node->incarnation << 16 | (port_and_incarnation & 0xffff)) != port_and_incarnation) return;
+    SimNode::Slot* slot = node->find(static_cast<PortId>(port_and_incarnation & 0xffff));
     if (slot == nullptr || !slot->role) return;
     node->dispatch(*slot, [&](Role& role) { role.on_disk(done); });
   };
