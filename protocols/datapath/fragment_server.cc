@@ -75,10 +75,13 @@ bool decode_manifest_entry(ByteSpan entry, ManifestEntry& e) {
   uint8_t version = 0;
   uint16_t reserved = 0;
   uint32_t crc = 0;
-  return r.u8(e.op) && r.u8(version) && r.u16(reserved) && r.u32(e.key.index) && r.u64(e.key.file) &&
-         r.u64(e.key.record.client) && r.u64(e.key.record.sequence) && r.u32(e.location.log) &&
-         r.u64(e.location.offset) && r.u64(e.location.size) && r.u32(crc) && version == kManifestVersion &&
-         crc == crc32c(entry.first(kManifestEntryBytes - 4));
+  uint64_t size = 0;
+  const bool ok = r.u8(e.op) && r.u8(version) && r.u16(reserved) && r.u32(e.key.index) && r.u64(e.key.file) &&
+                  r.u64(e.key.record.client) && r.u64(e.key.record.sequence) && r.u32(e.location.log) &&
+                  r.u64(e.location.offset) && r.u64(size) && r.u32(crc) && version == kManifestVersion &&
+                  size <= kFragmentBytesMax && crc == crc32c(entry.first(kManifestEntryBytes - 4));
+  e.location.size = static_cast<uint32_t>(size);
+  return ok;
 }
 
 // Calls f(entry, its bytes) for every whole entry of `manifest` that decodes, in order; returns how many
@@ -307,7 +310,7 @@ void FragmentServer::on_store(const Envelope& from, const StoreFragment& m) {
   charge_checksum(body_bytes);
   if (stores_.size() >= options_.stores_max) {
     status = StatusCode::kUnavailable;
-  } else if (m.data.size < kFragmentHeaderBytes) {
+  } else if (m.data.size < kFragmentHeaderBytes || m.data.size > kFragmentBytesMax) {
     status = StatusCode::kInvalidArgument;
   } else if (m.data.is_real()) {
     // Refuse what arrived damaged or filed under the wrong name before it reaches the disk.
@@ -338,7 +341,7 @@ void FragmentServer::on_store(const Envelope& from, const StoreFragment& m) {
 
 FragmentLocation FragmentServer::allocate(uint64_t size) {
   if (!log_open_ || (open_log_bytes_ > 0 && open_log_bytes_ + size > config_->log_file_bytes)) open_log();
-  const FragmentLocation location{open_log_, open_log_bytes_, size};
+  const FragmentLocation location{.log = open_log_, .size = static_cast<uint32_t>(size), .offset = open_log_bytes_};
   open_log_bytes_ += size;
   ++logs_[open_log_].stores_in_flight;
   if (unsynced_logs_.empty() || unsynced_logs_.back() != open_log_) unsynced_logs_.push_back(open_log_);
@@ -899,7 +902,9 @@ void FragmentServer::apply_fates(const OrphanQuery& q, const RecordStatusReply& 
 void FragmentServer::on_rebuild(const Envelope& from, const RebuildFragment& m) {
   const WriteRecord& r = m.record;
   StatusCode refuse = StatusCode::kOk;
-  if (!validate_write_record(r).is_ok() || m.index >= r.layout.fragment_count()) refuse = StatusCode::kInvalidArgument;
+  if (!validate_write_record(r).is_ok() || m.index >= r.layout.fragment_count() ||
+      r.layout.fragment_bytes > kFragmentBytesMax - kFragmentHeaderBytes)
+    refuse = StatusCode::kInvalidArgument;
   else if (rebuilds_.size() >= options_.rebuilds_max) refuse = StatusCode::kUnavailable;
   const uint64_t id = next_id_++;
   auto rebuild = std::make_unique<Rebuild>();

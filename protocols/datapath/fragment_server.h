@@ -45,13 +45,15 @@
 
 namespace pbfs::datapath {
 
-// Where a stored fragment lies: `size` bytes (header + body) at `offset` of log file `log`.
+// Where a stored fragment lies: `size` bytes (header + body) at `offset` of log file `log`. Sixteen
+// bytes, so an index entry fills one cache line; a store of a fragment of 4 GiB or more is refused.
 struct FragmentLocation {
   uint32_t log = 0;
+  uint32_t size = 0;
   uint64_t offset = 0;
-  uint64_t size = 0;
   bool operator==(const FragmentLocation&) const = default;
 };
+inline constexpr uint64_t kFragmentBytesMax = 0xffffffffu;
 
 std::string fragment_log_file(uint32_t log);  // "frag/log/<log>"
 inline constexpr const char* kFragmentManifestFile = "frag/manifest";
@@ -100,6 +102,7 @@ class FragmentServer final : public Role {
     TimeNs checked_local_ns = 0;  // stored, or last asked about (local clock; reset by a restart)
     bool confirmed = false;       // the catalog said its record is current
   };
+  static_assert(sizeof(Stored) == 32, "an index slot (32-byte key, Stored) fills one cache line");
   // A log file: its live bytes (fragments the index places in it) and the stores still being written
   // to it; a sealed log with neither is removed.
   struct LogFile {

@@ -275,6 +275,32 @@ TEST(FragmentServer, RefusesAFragmentFiledUnderTheWrongIndex) {
   EXPECT_EQ(f.server(4).fragment_count(), 0u);
 }
 
+TEST(FragmentServer, RefusesAFragmentOfFourGiBOrMore) {
+  // The index keeps a fragment's size in 32 bits: a bigger one is refused, not truncated.
+  Fixture f(false);
+  auto big = std::make_shared<StoreFragment>();
+  big->request_id = 5;
+  big->file_id = 3;
+  big->record_id = RecordId{7, 1};
+  big->data = Payload::synthetic(kFragmentBytesMax + 1);
+  auto fits = std::make_shared<StoreFragment>(*big);
+  fits->request_id = 6;
+  fits->data = Payload::synthetic(kFragmentBytesMax);
+  f.at(kMillisecond, [&](Probe& p) {
+    p.send(4, big);
+    p.send(5, fits);
+  });
+  f.world->run();
+  auto& replies = f.probe().stores;
+  ASSERT_EQ(replies.size(), 2u);
+  sort_by_request(replies);
+  EXPECT_EQ(replies[0].status, StatusCode::kInvalidArgument);
+  EXPECT_EQ(f.server(4).fragment_count(), 0u);
+  EXPECT_EQ(replies[1].status, StatusCode::kOk);
+  ASSERT_NE(f.server(5).location(3, RecordId{7, 1}, 0), nullptr);
+  EXPECT_EQ(f.server(5).location(3, RecordId{7, 1}, 0)->size, kFragmentBytesMax);
+}
+
 TEST(FragmentServer, ACorruptFragmentIsRefusedAndReportedToTheCatalogGroup) {
   Fixture f(true);
   const RealRecord r = encode_record(*f.config, 10000);

@@ -1,17 +1,15 @@
-// The fragments a fragment server holds, with a value each, grouped by file: an open-addressing table
-// of files (linear probing, at most half full), each holding a vector of its entries sorted by (record,
-// index). A server holds thousands of fragments of hundreds of files and is one of many in a large run,
-// so its index is cold in the cache whenever it is touched: a lookup costs one miss on the file's slot,
-// then a scan of one short vector from its newest end, whose loads do not depend on each other (a
-// binary search's do), instead of a chain of hash bucket, node and vector.
-// Pointers returned stay valid until the next insertion into or erasure from the same file.
+// The fragments a fragment server holds, with a value each: one open-addressing hash table (linear
+// probing, power-of-two capacity, at most 3/4 full, deletion by shifting the following entries back so
+// no tombstones build up). A server holds thousands of fragments and is one of a thousand in a large
+// run, so its table is cold in the cache whenever it is touched: a lookup costs one miss on the key's
+// home slot (a server's slot is one 64-byte line), the probe continuing into the next lines, instead of
+// one on a table of files and another on the file's entries.
+// Pointers returned stay valid until the next insertion or erasure.
 #pragma once
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -32,125 +30,108 @@ template <typename Value>
 class FragmentTable {
  public:
   Value* find(const FragmentKey& key) {
-    File* file = find_file(key.file);
-    if (file == nullptr) return nullptr;
-    const size_t at = position(file->entries, key);
-    return at < file->entries.size() && file->entries[at].matches(key) ? &file->entries[at].value : nullptr;
+    if (size_ == 0) return nullptr;
+    for (size_t at = home(key);; at = next(at)) {
+      Slot& s = slots_[at];
+      if (!s.used) return nullptr;
+      if (s.matches(key)) return &s.value;
+    }
   }
   const Value* find(const FragmentKey& key) const { return const_cast<FragmentTable*>(this)->find(key); }
   bool contains(const FragmentKey& key) const { return find(key) != nullptr; }
 
   // The entry for `key`, added (value-initialized) if absent; true if it was added.
   std::pair<Value*, bool> try_emplace(const FragmentKey& key) {
-    std::vector<Entry>& entries = file_for(key.file).entries;
-    const size_t at = position(entries, key);
-    if (at < entries.size() && entries[at].matches(key)) return {&entries[at].value, false};
-    auto it = entries.insert(entries.begin() + static_cast<std::ptrdiff_t>(at), Entry{key.record, key.index, Value{}});
+    if ((size_ + 1) * 4 > slots_.size() * 3) grow();
+    size_t at = home(key);
+    for (; slots_[at].used; at = next(at)) {
+      if (slots_[at].matches(key)) return {&slots_[at].value, false};
+    }
+    slots_[at] = Slot{key.file, key.record, key.index, 1, Value{}};
     ++size_;
-    return {&it->value, true};
+    return {&slots_[at].value, true};
   }
 
   // Removes the entry for `key`; returns its value (nullopt if there was none).
   std::optional<Value> erase(const FragmentKey& key) {
-    File* file = find_file(key.file);
-    if (file == nullptr) return std::nullopt;
-    const size_t at = position(file->entries, key);
-    if (at == file->entries.size() || !file->entries[at].matches(key)) return std::nullopt;
-    std::optional<Value> value = std::move(file->entries[at].value);
-    file->entries.erase(file->entries.begin() + static_cast<std::ptrdiff_t>(at));
+    if (size_ == 0) return std::nullopt;
+    size_t at = home(key);
+    for (; !slots_[at].matches(key); at = next(at)) {
+      if (!slots_[at].used) return std::nullopt;
+    }
+    std::optional<Value> value = std::move(slots_[at].value);
+    // Backward shift: each later entry of the probe run that may live in the hole moves into it.
+    for (size_t hole = at, probe = next(at);; probe = next(probe)) {
+      Slot& s = slots_[probe];
+      if (!s.used) {
+        slots_[hole] = Slot{};
+        break;
+      }
+      const size_t want = home(s.key());
+      // s may fill the hole if its home is not cyclically within (hole, probe].
+      if (((probe - want) & mask()) >= ((probe - hole) & mask())) {
+        slots_[hole] = std::move(s);
+        hole = probe;
+      }
+    }
     --size_;
-    if (file->entries.empty()) erase_file(static_cast<size_t>(file - files_.data()));
     return value;
   }
 
   size_t size() const { return size_; }
   void clear() {
-    files_.clear();
-    file_count_ = 0;
+    slots_.clear();
     size_ = 0;
   }
 
-  // f(const FragmentKey&, Value&) for every entry; f must not insert or erase.
+  // f(const FragmentKey&, Value&) for every entry, in table order; f must not insert or erase.
   template <typename F>
   void for_each(F&& f) {
-    for (File& file : files_) {
-      for (Entry& e : file.entries) f(FragmentKey{file.id, e.record, e.index}, e.value);
+    for (Slot& s : slots_) {
+      if (s.used) f(s.key(), s.value);
     }
   }
 
  private:
-  struct Entry {
+  struct Slot {
+    FileId file = 0;
     RecordId record;
     uint32_t index = 0;
-    Value value;
-    bool matches(const FragmentKey& k) const { return record == k.record && index == k.index; }
+    uint32_t used = 0;  // in the key's padding
+    Value value{};
+    FragmentKey key() const { return FragmentKey{file, record, index}; }
+    bool matches(const FragmentKey& k) const {
+      return used && file == k.file && record.sequence == k.record.sequence && record.client == k.record.client &&
+             index == k.index;
+    }
   };
-  // A slot of the file table: free while it holds no entries.
-  struct File {
-    FileId id = 0;
-    std::vector<Entry> entries;
-  };
-
-  // Where `key` is or would go in a file's entries (the first entry not below it). Scanned from the end:
-  // new records sort last, and the loads are independent, so a short vector costs about one miss.
-  static size_t position(const std::vector<Entry>& entries, const FragmentKey& key) {
-    size_t at = entries.size();
-    while (at > 0 && std::tie(key.record, key.index) <= std::tie(entries[at - 1].record, entries[at - 1].index)) --at;
-    return at;
-  }
 
   static uint64_t mix(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
+    x ^= x >> 32;
+    x *= 0xd6e8feb86659fd93ull;
+    x ^= x >> 32;
     return x;
   }
-  size_t home(FileId file) const { return static_cast<size_t>(mix(file)) & (files_.size() - 1); }
-  size_t next(size_t at) const { return (at + 1) & (files_.size() - 1); }
+  size_t home(const FragmentKey& key) const {
+    const uint64_t h = mix(key.file * 0x9e3779b97f4a7c15ull ^ mix(key.record.client + 0x632be59bd9b4e019ull) ^
+                           (key.record.sequence << 8 | key.index) * 0xbf58476d1ce4e5b9ull);
+    return static_cast<size_t>(h) & mask();
+  }
+  size_t mask() const { return slots_.size() - 1; }
+  size_t next(size_t at) const { return (at + 1) & mask(); }
 
-  File* find_file(FileId id) {
-    if (file_count_ == 0) return nullptr;
-    for (size_t at = home(id);; at = next(at)) {
-      File& f = files_[at];
-      if (f.entries.empty()) return nullptr;
-      if (f.id == id) return &f;
-    }
-  }
-  File& file_for(FileId id) {
-    if (File* f = find_file(id)) return *f;
-    if ((file_count_ + 1) * 2 > files_.size()) grow();
-    size_t at = home(id);
-    while (!files_[at].entries.empty()) at = next(at);
-    files_[at].id = id;
-    ++file_count_;  // the caller adds its first entry at once
-    return files_[at];
-  }
-  // Backward shift: later files of the probe run that may live in the hole move into it.
-  void erase_file(size_t hole) {
-    --file_count_;
-    for (size_t probe = next(hole); !files_[probe].entries.empty(); probe = next(probe)) {
-      const size_t mask = files_.size() - 1;
-      if (((probe - home(files_[probe].id)) & mask) >= ((probe - hole) & mask)) {
-        files_[hole] = std::move(files_[probe]);
-        files_[probe].entries.clear();
-        hole = probe;
-      }
-    }
-  }
   void grow() {
-    std::vector<File> old = std::move(files_);
-    files_.clear();
-    files_.resize(old.empty() ? 16 : old.size() * 2);
-    for (File& f : old) {
-      if (f.entries.empty()) continue;
-      size_t at = home(f.id);
-      while (!files_[at].entries.empty()) at = next(at);
-      files_[at] = std::move(f);
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(old.empty() ? 16 : old.size() * 2, Slot{});
+    for (Slot& s : old) {
+      if (!s.used) continue;
+      size_t at = home(s.key());
+      while (slots_[at].used) at = next(at);
+      slots_[at] = std::move(s);
     }
   }
 
-  std::vector<File> files_;  // power-of-two size
-  size_t file_count_ = 0;
+  std::vector<Slot> slots_;
   size_t size_ = 0;
 };
 
