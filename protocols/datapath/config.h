@@ -41,7 +41,8 @@ struct DataPathConfig {
   // Orphan collection (fragment servers): a fragment whose record the server has not seen confirmed
   // for this long is asked about at the file's catalog primary, which abandons the record if it is not
   // live, and the fragment is deleted. Must stay well above a client's whole write + commit time
-  // (retries included), or slow writes get refused. The pass runs every orphan_grace_ns / 2; 0: off.
+  // (retries included), or slow writes get refused. The pass runs every orphan_grace_ns, so a fragment
+  // is asked about between one and two graces after it was stored; 0: off.
   TimeNs orphan_grace_ns = 60 * kSecond;
   // A fragment confirmed current is asked about again after this long (its record may have been
   // superseded and collected since, with the DeleteFragments lost); 0: never again.

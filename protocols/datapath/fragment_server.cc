@@ -104,7 +104,10 @@ constexpr uint64_t kRebuildIndexBits = 9;
 // The orphan pass runs twice per grace period, so a fragment is asked about at most half a period after
 // its grace ends. A server's due fragments spread over every shard: the longer the period, the more
 // records each question carries.
-TimeNs orphan_period_ns(const DataPathConfig& config) { return std::max<TimeNs>(config.orphan_grace_ns / 2, kMillisecond); }
+// A pass every grace: a fragment is asked about between one and two graces after it was stored. A
+// server's fragments spread over every shard, so the longer the period, the more records a question
+// carries (half as many questions as with a pass every half grace).
+TimeNs orphan_period_ns(const DataPathConfig& config) { return std::max<TimeNs>(config.orphan_grace_ns, kMillisecond); }
 
 enum FragmentState : uint8_t { kUntried = 0, kAsked = 1, kHealthy = 2, kFailed = 3 };
 

@@ -5,7 +5,7 @@
 // readers do; RebuildFragment recreates a lost fragment here from any k others.
 //
 // Orphan collection: a fragment whose record was never committed (the writer crashed or gave up) or was
-// collected while its DeleteFragments got lost would stay forever. Every orphan_grace / 2 a pass picks
+// collected while its DeleteFragments got lost would stay forever. Every orphan_grace a pass picks
 // the fragments not confirmed for orphan_grace (or confirmed longer than orphan_recheck ago) and asks
 // the catalog primary of their files' shard about their records (RecordStatus, batched per shard, with
 // timeouts, bounded retries and redirects). The primary abandons records that are not live before it

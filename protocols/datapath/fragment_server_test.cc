@@ -706,7 +706,7 @@ TEST(OrphanCollection, AWriterThatNeverCommitsLeavesNothingBehindAndItsLateCommi
   EXPECT_EQ(c.held(r), 6u);
   // ...within the grace plus one pass period (plus a round trip), every fragment is gone from disk.
   ASSERT_TRUE(c.run_until([&] { return c.on_disk(r) == 0; }, 2 * kSecond)) << c.on_disk(r) << " left";
-  EXPECT_LE(c.world->now_ns() - stored_at, c.config->orphan_grace_ns * 5 / 4 + 300 * kMillisecond);
+  EXPECT_LE(c.world->now_ns() - stored_at, c.config->orphan_grace_ns * 2 + 300 * kMillisecond);
   EXPECT_EQ(c.held(r), 0u);
   c.expect_abandoned_everywhere(r.record_id);
   // The writer comes back and commits: refused, so no reader will ever look for those fragments.
