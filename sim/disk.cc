@@ -36,17 +36,12 @@ void Disk::finish_at(TimeNs time_ns, DiskCompletion completion, Callback done) {
 void Disk::apply(File& file, uint64_t offset, const Payload& data, uint64_t length) {
   const uint64_t end = offset + length;
   if (data.is_real()) {
-    if (!file.real && file.size > 0) file.data.assign(file.size, 0);
+    if (!file.real) file.data.resize(file.size);  // synthetic bytes so far: zeros
     file.real = true;
-    if (offset == file.data.size()) {  // an append (logs, manifests): no zero fill to overwrite
-      file.data.insert(file.data.end(), data.bytes->begin(), data.bytes->begin() + static_cast<std::ptrdiff_t>(length));
-    } else {
-      if (file.data.size() < end) file.data.resize(end, 0);
-      std::copy_n(data.bytes->begin(), length, file.data.begin() + static_cast<std::ptrdiff_t>(offset));
-    }
+    file.data.write(offset, data.bytes->data(), length);
   } else {
     std::erase_if(file.rotten_offsets, [&](uint64_t o) { return o >= offset && o < end; });
-    if (file.real && file.data.size() < end) file.data.resize(end, 0);
+    if (file.real && file.data.size() < end) file.data.resize(end);
   }
   file.size = std::max(file.size, end);
 }
@@ -207,8 +202,7 @@ Payload Disk::read_now(const std::string& file, uint64_t offset, uint64_t length
   Bytes out(n, 0);
   if (durable && durable->real) {
     const uint64_t have = offset < durable->data.size() ? std::min<uint64_t>(n, durable->data.size() - offset) : 0;
-    const auto from = durable->data.begin() + static_cast<std::ptrdiff_t>(offset);
-    std::copy(from, from + static_cast<std::ptrdiff_t>(have), out.begin());
+    durable->data.read(offset, out.data(), have);
   }
   for (const PendingWrite& w : entry->pending) {  // the cache overlays durable data, newest last
     if (!w.data.is_real()) continue;

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <array>
-#include <boost/container/deque.hpp>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -16,6 +15,7 @@
 
 #include "protocols/runtime/runtime.h"
 #include "scenarios/scenario.h"
+#include "sim/block_bytes.h"
 #include "sim/kernel.h"
 
 namespace pbfs::sim {
@@ -51,17 +51,13 @@ class Disk {
   uint64_t used_bytes() const { return durable_bytes_ + queued_bytes_; }
   TimeNs busy_ns() const { return busy_ns_; }
   bool failed() const { return failed_; }
-  // Durable content of a file (test and checker access; synthetic files have no bytes). Real content is
-  // held in 16 KiB blocks: manifests and logs grow by appends all run long, and a contiguous buffer
-  // would be copied into fresh memory each time it doubles.
-  using Content = boost::container::deque<uint8_t, void,
-                                          boost::container::deque_options_t<boost::container::block_bytes<16384>>>;
+  // Durable content of a file (test and checker access; synthetic files have no bytes).
   struct File {
     uint64_t size = 0;
     bool real = false;
-    Content data;                         // real content (durable)
+    BlockBytes data;                      // real content (durable)
     std::vector<uint64_t> rotten_offsets;  // synthetic content: byte offsets whose bits rotted
-    Bytes bytes() const { return Bytes(data.begin(), data.end()); }
+    Bytes bytes() const { return data.bytes(); }
   };
   const File* durable_file(const std::string& name) const;
 

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "sim/test_util.h"
 
 namespace pbfs::sim {
@@ -39,6 +41,34 @@ class DiskTest : public ::testing::Test {
   std::vector<DiskCompletion> done_;
   std::vector<TimeNs> times_;
 };
+
+TEST(BlockBytes, WritesAndReadsAcrossBlocksLikeAFlatBuffer) {
+  // Against a plain vector: appends of odd sizes, overwrites and a write past the end (zero gap), all
+  // crossing 16 KiB block boundaries; then a shrink and a regrowth that must read zeros.
+  BlockBytes blocks;
+  Bytes flat;
+  uint8_t next = 1;
+  auto put = [&](uint64_t offset, uint64_t n) {
+    Bytes data(n);
+    for (uint8_t& b : data) b = next++;
+    blocks.write(offset, data.data(), n);
+    if (flat.size() < offset + n) flat.resize(offset + n, 0);
+    std::copy(data.begin(), data.end(), flat.begin() + static_cast<std::ptrdiff_t>(offset));
+  };
+  for (uint64_t n : {56, 16000, 700, 33000, 1, 56}) put(flat.size(), n);
+  put(16380, 10);       // an overwrite straddling the first boundary
+  put(70000, 5000);     // past the end: a zero gap before it
+  put(32760, 40000);    // an overwrite spanning three blocks
+  ASSERT_EQ(blocks.size(), flat.size());
+  EXPECT_EQ(blocks.bytes(), flat);
+  EXPECT_EQ(blocks.read(16370, 30), Bytes(flat.begin() + 16370, flat.begin() + 16400));
+  EXPECT_EQ(blocks[70001], flat[70001]);
+  blocks.resize(20000);
+  flat.resize(20000);
+  blocks.resize(40000);
+  flat.resize(40000, 0);
+  EXPECT_EQ(blocks.bytes(), flat) << "bytes cut off by a shrink came back";
+}
 
 TEST_F(DiskTest, OperationsQueueFifoWithLatencyAndBandwidth) {
   Disk& d = make();

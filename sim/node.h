@@ -51,7 +51,7 @@ class alignas(64) SimNode {
   uint64_t incarnation = 0;
   NodeClock clock;
   std::unique_ptr<Disk> disk;
-  std::vector<TimeNs> core_free_ns;
+  boost::container::small_vector<TimeNs, 4> core_free_ns;  // inline for up to four cores: charged on every handler
   TimeNs cpu_busy_ns = 0;
   std::unordered_map<TimerId, Timer> timers;
   TimerId next_timer_id = 1;

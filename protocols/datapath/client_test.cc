@@ -443,7 +443,7 @@ void corrupt_read(bool real) {
     const uint64_t body = stored->location.offset + kFragmentHeaderBytes, end = stored->location.offset + stored->location.size;
     const Bytes before = real ? stored->bytes() : Bytes{};
     auto changed = [&] {
-      if (real) return !std::equal(before.begin() + kFragmentHeaderBytes, before.end(), f->data.begin() + static_cast<std::ptrdiff_t>(body));
+      if (real) return Bytes(before.begin() + kFragmentHeaderBytes, before.end()) != f->data.read(body, end - body);
       return std::any_of(f->rotten_offsets.begin(), f->rotten_offsets.end(), [&](uint64_t o) { return o >= body && o < end; });
     };
     for (int tries = 0; tries < 256 && !changed(); ++tries) disk.rot_bits(1);

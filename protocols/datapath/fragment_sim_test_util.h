@@ -13,10 +13,7 @@ struct DurableFragment {
   const sim::Disk::File* log = nullptr;  // the log file holding it
   FragmentLocation location;
   // Its durable bytes (real payloads only).
-  Bytes bytes() const {
-    const auto begin = log->data.begin() + static_cast<std::ptrdiff_t>(location.offset);
-    return Bytes(begin, begin + static_cast<std::ptrdiff_t>(location.size));
-  }
+  Bytes bytes() const { return log->data.read(location.offset, location.size); }
 };
 
 // nullopt unless the disk's durable manifest lists the fragment and its log holds all of its bytes.

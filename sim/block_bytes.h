@@ -1,0 +1,65 @@
+// The real content of a simulated file, in fixed 16 KiB blocks. Manifests and logs grow by small appends
+// all run long: in one contiguous buffer each doubling would copy everything into fresh memory, and an
+// element-wise container pays per byte; here an append copies its bytes once and never moves them.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "coding/wire.h"
+
+namespace pbfs::sim {
+
+class BlockBytes {
+ public:
+  uint64_t size() const { return size_; }
+
+  // Grows (zero-filled) or shrinks to `n` bytes.
+  void resize(uint64_t n) {
+    while (blocks_.size() * kBlock < n) blocks_.push_back(std::make_unique<uint8_t[]>(kBlock));  // zeroed
+    if (n < size_) {
+      // Bytes past the new end must read as zero if the file grows again.
+      for (uint64_t at = n; at < std::min(size_, blocks_.size() * kBlock);) {
+        const uint64_t in = at % kBlock, take = std::min(kBlock - in, size_ - at);
+        std::memset(blocks_[at / kBlock].get() + in, 0, take);
+        at += take;
+      }
+    }
+    size_ = n;
+  }
+  // Writes `n` bytes at `offset`, growing the content (zero-filled up to `offset`) if needed.
+  void write(uint64_t offset, const uint8_t* from, uint64_t n) {
+    if (offset + n > size_) resize(offset + n);
+    for (uint64_t done = 0; done < n;) {
+      const uint64_t at = offset + done, in = at % kBlock, take = std::min(kBlock - in, n - done);
+      std::memcpy(blocks_[at / kBlock].get() + in, from + done, take);
+      done += take;
+    }
+  }
+  // Copies `n` bytes from `offset` (which must lie within the content) into `to`.
+  void read(uint64_t offset, uint8_t* to, uint64_t n) const {
+    for (uint64_t done = 0; done < n;) {
+      const uint64_t at = offset + done, in = at % kBlock, take = std::min(kBlock - in, n - done);
+      std::memcpy(to + done, blocks_[at / kBlock].get() + in, take);
+      done += take;
+    }
+  }
+  Bytes read(uint64_t offset, uint64_t n) const {
+    Bytes out(n);
+    read(offset, out.data(), n);
+    return out;
+  }
+  Bytes bytes() const { return read(0, size_); }
+  uint8_t& operator[](uint64_t i) { return blocks_[i / kBlock][i % kBlock]; }
+  uint8_t operator[](uint64_t i) const { return blocks_[i / kBlock][i % kBlock]; }
+
+ private:
+  static constexpr uint64_t kBlock = 16 * 1024;
+  std::vector<std::unique_ptr<uint8_t[]>> blocks_;
+  uint64_t size_ = 0;
+};
+
+}  // namespace pbfs::sim
