@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 
 namespace pbfs::coordination {
 namespace {
@@ -128,6 +129,7 @@ void CoordinationServer::finish_load() {
     Live& live = live_[id];
     live.timeout_ns = record.timeout_ns;
     live.heard_ns = elapsed_ns_;
+    scan_after_ns_ = std::min(scan_after_ns_, elapsed_ns_ + record.timeout_ns);
     trace_session(id, kNoNode, "reload", record.timeout_ns);
   }
   // A fresh snapshot in the other file starts this incarnation: its generation is the server epoch
@@ -201,6 +203,7 @@ void CoordinationServer::handle_connect(const Envelope& from, const ConnectReque
   live.timeout_ns = timeout;
   live.heard_ns = elapsed_ns_;
   live.nonce = m.nonce;
+  scan_after_ns_ = std::min(scan_after_ns_, elapsed_ns_ + timeout);
   session_by_nonce_[m.nonce] = txn.session;
   trace_session(txn.session, from.from, "open", timeout);
   reply->session = txn.session;
@@ -463,9 +466,14 @@ void CoordinationServer::queue_event(SessionId session, EventType event, const s
 }
 
 void CoordinationServer::expire_sessions() {
+  // No session can have expired before the earliest deadline seen at the last scan (hearing from a
+  // session only moves its deadline later), so most ticks scan nothing.
+  if (elapsed_ns_ <= scan_after_ns_) return;
   std::vector<SessionId> expired;
+  scan_after_ns_ = std::numeric_limits<TimeNs>::max();
   for (const auto& [id, live] : live_) {
     if (elapsed_ns_ - live.heard_ns > live.timeout_ns) expired.push_back(id);
+    scan_after_ns_ = std::min(scan_after_ns_, live.heard_ns + live.timeout_ns);
   }
   for (SessionId id : expired) {
     Txn txn;

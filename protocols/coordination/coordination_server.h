@@ -130,6 +130,7 @@ class CoordinationServer final : public Role {
   // Time measured by counting ticks: timers follow the clock's rate but ignore its steps, so a stepped
   // clock cannot expire every session at once (ZooKeeper also uses a monotonic clock for this).
   TimeNs elapsed_ns_ = 0;
+  TimeNs scan_after_ns_ = 0;  // no session's deadline (heard + timeout) was earlier at the last scan
   CoordinationState state_;
   uint64_t epoch_ = 0;
   std::map<SessionId, Live> live_;
