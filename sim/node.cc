@@ -51,6 +51,7 @@ void SimNode::crash() {
   up = false;
   ++incarnation;
   timers.clear();
+  free_timers.clear();
   for (Slot& slot : slots) {
     slot.role.reset();
     slot.runtime.reset();
@@ -59,12 +60,26 @@ void SimNode::crash() {
   disk->crash();
 }
 
+TimerId SimNode::add_timer(PortId port, uint64_t tag) {
+  uint32_t at;
+  if (!free_timers.empty()) {
+    at = free_timers.back();
+    free_timers.pop_back();
+  } else {
+    at = static_cast<uint32_t>(timers.size());
+    timers.emplace_back();
+  }
+  const TimerId id = next_timer_sequence++ << 32 | at;
+  timers[at] = Timer{id, tag, port};
+  return id;
+}
+
 void SimNode::timer_event(void* target, uint64_t timer_id) {
   auto* node = static_cast<SimNode*>(target);
-  auto it = node->timers.find(timer_id);
-  if (it == node->timers.end()) return;  // cancelled, or lost in a crash
-  const Timer timer = it->second;
-  node->timers.erase(it);
+  Timer* live = node->timer(timer_id);
+  if (live == nullptr) return;  // cancelled, or lost in a crash
+  const Timer timer = *live;
+  node->free_timer(*live);
   Slot* slot = node->find(timer.port);
   if (slot == nullptr || !slot->role) return;
   node->dispatch(*slot, [&](Role& role) { role.on_timer(timer_id, timer.tag); });
@@ -75,14 +90,15 @@ void SimRuntime::send(NodeId to, PortId port, std::shared_ptr<const Message> mes
 }
 
 TimerId SimRuntime::set_timer(TimeNs delay_ns, uint64_t tag) {
-  const TimerId id = node_.next_timer_id++;
-  node_.timers.emplace(id, SimNode::Timer{port_, tag});
+  const TimerId id = node_.add_timer(port_, tag);
   const TimeNs fire_ns = effect_ns_ + node_.clock.true_duration_ns(delay_ns < 0 ? 0 : delay_ns);
   world_.kernel().at(fire_ns, &SimNode::timer_event, &node_, id);
   return id;
 }
 
-void SimRuntime::cancel_timer(TimerId id) { node_.timers.erase(id); }
+void SimRuntime::cancel_timer(TimerId id) {
+  if (SimNode::Timer* t = node_.timer(id)) node_.free_timer(*t);
+}
 
 Disk::Callback SimRuntime::completion() {
   // Completions reach the role that asked, unless the node crashed in between. The capture is two words

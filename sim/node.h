@@ -4,7 +4,6 @@
 
 #include <boost/container/small_vector.hpp>
 #include <memory>
-#include <unordered_map>
 #include <vector>
 
 #include "protocols/runtime/runtime.h"
@@ -26,9 +25,12 @@ class alignas(64) SimNode {
     std::unique_ptr<Role> role;
     RoleFactory factory;
   };
+  // A timer in a reusable slot. Its id is (sequence << 32 | slot) with a sequence that never repeats on
+  // this node, so a cancelled or crashed timer's event finds a different id in the slot and is ignored.
   struct Timer {
-    PortId port;
-    uint64_t tag;
+    TimerId id = 0;  // 0: free
+    uint64_t tag = 0;
+    PortId port = 0;
   };
 
   SimNode(World& world, NodeId id, const NodeProfile& profile, const DiskProfile& disk, NodeClock clock);
@@ -53,8 +55,19 @@ class alignas(64) SimNode {
   std::unique_ptr<Disk> disk;
   boost::container::small_vector<TimeNs, 4> core_free_ns;  // inline for up to four cores: charged on every handler
   TimeNs cpu_busy_ns = 0;
-  std::unordered_map<TimerId, Timer> timers;
-  TimerId next_timer_id = 1;
+  std::vector<Timer> timers;
+  std::vector<uint32_t> free_timers;
+  uint64_t next_timer_sequence = 1;
+  TimerId add_timer(PortId port, uint64_t tag);
+  // The live timer with this id, or nullptr.
+  Timer* timer(TimerId id) {
+    const uint64_t at = id & 0xffffffffu;
+    return id != 0 && at < timers.size() && timers[at].id == id ? &timers[at] : nullptr;
+  }
+  void free_timer(Timer& t) {
+    free_timers.push_back(static_cast<uint32_t>(&t - timers.data()));
+    t.id = 0;
+  }
 };
 
 class SimRuntime final : public Runtime {

@@ -63,6 +63,46 @@ TEST(World, CrashDropsTimersAndRestartStartsTheRoleAgain) {
   EXPECT_EQ(events[0], 4 * kSecond);
 }
 
+// Sets timers and cancels some, as the test tells it; records which tags fired and when.
+class TimerUser final : public Role {
+ public:
+  explicit TimerUser(Runtime& runtime) : runtime_(runtime) {}
+  void start() override {}
+  void on_timer(TimerId, uint64_t tag) override { fired.emplace_back(tag, runtime_.trace_now_ns()); }
+  void on_message(const Envelope&, const Message&) override {}
+  TimerId set(TimeNs delay, uint64_t tag) { return runtime_.set_timer(delay, tag); }
+  void cancel(TimerId id) { runtime_.cancel_timer(id); }
+  std::vector<std::pair<uint64_t, TimeNs>> fired;
+
+ private:
+  Runtime& runtime_;
+};
+
+TEST(World, ACancelledTimerNeverFiresEvenWhenItsSlotIsReused) {
+  World world(testing::small_scenario(1, 1, 1), nullptr);
+  TimerUser* user = nullptr;
+  world.add_role(0, kPortEcho, [&](Runtime& rt) {
+    auto role = std::make_unique<TimerUser>(rt);
+    user = role.get();
+    return role;
+  });
+  auto play = [&](Role&) {
+    const TimerId a = user->set(kSecond, 1);
+    user->cancel(a);
+    const TimerId b = user->set(2 * kSecond, 2);  // takes the slot a left
+    EXPECT_NE(a, b);
+    user->cancel(a);  // cancelling again must not touch b
+    user->cancel(0);  // nor must an id never handed out
+    const TimerId c = user->set(kSecond / 2, 3);
+    EXPECT_NE(c, b);
+  };
+  world.kernel().at(kMillisecond, [&] { world.with_role(0, kPortEcho, play); });
+  world.kernel().run_until(5 * kSecond);
+  ASSERT_EQ(user->fired.size(), 2u);
+  EXPECT_EQ(user->fired[0], (std::pair<uint64_t, TimeNs>{3, kMillisecond + kSecond / 2}));
+  EXPECT_EQ(user->fired[1], (std::pair<uint64_t, TimeNs>{2, kMillisecond + 2 * kSecond}));
+}
+
 TEST(World, ScheduledCrashFaultRestartsAfterItsDuration) {
   Scenario s = testing::small_scenario(1, 1, 2);
   FaultSpec crash;
