@@ -20,32 +20,18 @@ class BlockBytes {
   // Grows (zero-filled) or shrinks to `n` bytes.
   void resize(uint64_t n) {
     while (blocks_.size() * kBlock < n) blocks_.push_back(std::make_unique<uint8_t[]>(kBlock));  // zeroed
-    if (n < size_) {
-      // Bytes past the new end must read as zero if the file grows again.
-      for (uint64_t at = n; at < std::min(size_, blocks_.size() * kBlock);) {
-        const uint64_t in = at % kBlock, take = std::min(kBlock - in, size_ - at);
-        std::memset(blocks_[at / kBlock].get() + in, 0, take);
-        at += take;
-      }
-    }
+    // Bytes past the new end must read as zero if the file grows again.
+    if (n < size_) spans(n, size_ - n, [](uint8_t* at, uint64_t, uint64_t take) { std::memset(at, 0, take); });
     size_ = n;
   }
   // Writes `n` bytes at `offset`, growing the content (zero-filled up to `offset`) if needed.
   void write(uint64_t offset, const uint8_t* from, uint64_t n) {
     if (offset + n > size_) resize(offset + n);
-    for (uint64_t done = 0; done < n;) {
-      const uint64_t at = offset + done, in = at % kBlock, take = std::min(kBlock - in, n - done);
-      std::memcpy(blocks_[at / kBlock].get() + in, from + done, take);
-      done += take;
-    }
+    spans(offset, n, [&](uint8_t* at, uint64_t done, uint64_t take) { std::memcpy(at, from + done, take); });
   }
   // Copies `n` bytes from `offset` (which must lie within the content) into `to`.
   void read(uint64_t offset, uint8_t* to, uint64_t n) const {
-    for (uint64_t done = 0; done < n;) {
-      const uint64_t at = offset + done, in = at % kBlock, take = std::min(kBlock - in, n - done);
-      std::memcpy(to + done, blocks_[at / kBlock].get() + in, take);
-      done += take;
-    }
+    spans(offset, n, [&](const uint8_t* at, uint64_t done, uint64_t take) { std::memcpy(to + done, at, take); });
   }
   Bytes read(uint64_t offset, uint64_t n) const {
     Bytes out(n);
@@ -58,6 +44,15 @@ class BlockBytes {
 
  private:
   static constexpr uint64_t kBlock = 16 * 1024;
+  // Calls f(block pointer, bytes done before it, bytes in it) for each block piece of [offset, offset + n).
+  template <typename F>
+  void spans(uint64_t offset, uint64_t n, F&& f) const {
+    for (uint64_t done = 0; done < n;) {
+      const uint64_t at = offset + done, in = at % kBlock, take = std::min(kBlock - in, n - done);
+      f(blocks_[at / kBlock].get() + in, done, take);
+      done += take;
+    }
+  }
   std::vector<std::unique_ptr<uint8_t[]>> blocks_;
   uint64_t size_ = 0;
 };
