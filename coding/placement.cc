@@ -79,6 +79,8 @@ Result<Placement> Placement::create(std::vector<PlacementNode> nodes) {
   p.nodes_ = std::move(nodes);
   p.rack_index_ = densify(racks);
   p.site_index_ = densify(sites);
+  for (uint32_t r : p.rack_index_) p.rack_numbers_ = std::max(p.rack_numbers_, r + 1);
+  for (uint32_t x : p.site_index_) p.site_numbers_ = std::max(p.site_numbers_, x + 1);
   std::unordered_set<uint32_t> alive_racks, alive_sites;
   for (size_t i = 0; i < p.nodes_.size(); ++i) {
     const PlacementNode& n = p.nodes_[i];
@@ -236,10 +238,10 @@ Result<std::vector<uint32_t>> Placement::place(uint64_t key_hash, uint32_t count
   const auto best = rank(key_hash, prefix, scratch);
   std::vector<uint32_t> chosen;
   chosen.reserve(count);
-  if (!select(best, count, options, load, fragment_bytes, chosen, best.size() < alive_count_)) {
+  if (!select(best, count, options, load, fragment_bytes, chosen, best.size() < alive_count_, scratch)) {
     const auto all = rank(key_hash, alive_count_, scratch);
     PBFS_CODING_CHECK(all.size() == alive_count_);
-    PBFS_CODING_CHECK(select(all, count, options, load, fragment_bytes, chosen, false));
+    PBFS_CODING_CHECK(select(all, count, options, load, fragment_bytes, chosen, false, scratch));
   }
   return chosen;
 }
@@ -247,40 +249,50 @@ Result<std::vector<uint32_t>> Placement::place(uint64_t key_hash, uint32_t count
 // Greedy over the ranked nodes. Pass 0 honours the domain caps and the load bound; each later pass
 // relaxes the caps by one and drops the bound, so a lopsided topology still gets `count` distinct nodes.
 // False if pass 0 fell short and `partial` says more candidates exist (the caller then ranks them all).
-// Domain counts are kept over the chosen nodes only (count is small), not over every node. `chosen`
-// holds positions while selecting (no second buffer per call) and node ids once it returns true.
+// The chosen nodes are counted per rack and per site as they are taken, so each candidate costs two
+// lookups. `chosen` holds positions while selecting and node ids once it returns true.
 bool Placement::select(std::span<const Ranked> ranked, uint32_t count, const PlacementOptions& options,
                        const LoadTracker* load, uint64_t fragment_bytes, std::vector<uint32_t>& chosen,
-                       bool partial) const {
+                       bool partial, Scratch& scratch) const {
   const bool bounded = options.load_bound > 0 && load != nullptr;
   const double mean_per_weight =
       bounded ? double(load->total_bytes() + uint64_t{count} * fragment_bytes) / alive_weight_ : 0;
   const uint32_t rack_cap = options.spread_racks ? (count + racks_alive_ - 1) / racks_alive_ : count;
   const uint32_t site_cap = options.spread_sites ? (count + sites_alive_ - 1) / sites_alive_ : count;
-  auto taken = [&](uint32_t i, uint32_t& same_rack, uint32_t& same_site) {
-    same_rack = same_site = 0;
-    for (uint32_t p : chosen) {
-      if (p == i) return true;
-      same_rack += rack_index_[p] == rack_index_[i] ? 1 : 0;
-      same_site += site_index_[p] == site_index_[i] ? 1 : 0;
-    }
-    return false;
-  };
+  if (scratch.per_rack.size() < rack_numbers_) scratch.per_rack.resize(rack_numbers_, 0);
+  if (scratch.per_site.size() < site_numbers_) scratch.per_site.resize(site_numbers_, 0);
+  if (scratch.taken.size() < nodes_.size()) scratch.taken.resize(nodes_.size(), 0);
+  uint32_t* const per_rack = scratch.per_rack.data();
+  uint32_t* const per_site = scratch.per_site.data();
+  uint8_t* const taken = scratch.taken.data();
   chosen.clear();
+  bool complete = true;
   for (uint32_t pass = 0; chosen.size() < count; ++pass) {
     PBFS_CODING_CHECK(pass <= count);
     for (size_t r = 0; r < ranked.size() && chosen.size() < count; ++r) {
       const uint32_t i = alive_positions_[ranked[r].alive_index];
-      uint32_t same_rack = 0, same_site = 0;
-      if (taken(i, same_rack, same_site) || same_rack >= rack_cap + pass || same_site >= site_cap + pass) continue;
+      const uint32_t rack = rack_index_[i], site = site_index_[i];
+      if (taken[i] || per_rack[rack] >= rack_cap + pass || per_site[site] >= site_cap + pass) continue;
       if (bounded && pass == 0) {
         const double bound = mean_per_weight * nodes_[i].weight * options.load_bound;
         if (double(load->bytes_by_position()[i] + fragment_bytes) > bound) continue;
       }
       chosen.push_back(i);
+      taken[i] = 1;
+      ++per_rack[rack];
+      ++per_site[site];
     }
-    if (pass == 0 && chosen.size() < count && partial) return false;
+    if (pass == 0 && chosen.size() < count && partial) {
+      complete = false;
+      break;
+    }
   }
+  for (uint32_t i : chosen) {
+    taken[i] = 0;
+    per_rack[rack_index_[i]] = 0;
+    per_site[site_index_[i]] = 0;
+  }
+  if (!complete) return false;
   for (uint32_t& node : chosen) node = nodes_[node].id;
   return true;
 }

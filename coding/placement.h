@@ -80,6 +80,10 @@ class Placement {
   struct Scratch {
     std::vector<Ranked> ranked;
     std::vector<uint32_t> bucket_starts;
+    // While selecting: chosen nodes per rack and per site, and whether a position is chosen. All zero
+    // between calls (select resets what it set).
+    std::vector<uint32_t> per_rack, per_site;
+    std::vector<uint8_t> taken;
   };
   Result<std::vector<uint32_t>> place(uint64_t key_hash, uint32_t count, const PlacementOptions& options,
                                       const LoadTracker* load, uint64_t fragment_bytes) const;
@@ -89,13 +93,15 @@ class Placement {
   std::span<const Ranked> rank_best(uint64_t key_hash, uint32_t keep_count, uint64_t floor, Scratch& scratch) const;
   std::span<const Ranked> rank(uint64_t key_hash, uint32_t keep_count, Scratch& scratch) const;
   bool select(std::span<const Ranked> ranked, uint32_t count, const PlacementOptions& options, const LoadTracker* load,
-              uint64_t fragment_bytes, std::vector<uint32_t>& chosen, bool partial) const;
+              uint64_t fragment_bytes, std::vector<uint32_t>& chosen, bool partial, Scratch& scratch) const;
   std::vector<PlacementNode> nodes_;
   std::unordered_map<uint32_t, uint32_t> position_;
   std::vector<uint32_t> alive_positions_;  // positions of the alive nodes, ascending
   std::vector<uint64_t> alive_hash_;       // their node hashes, in the same order (the scoring loop reads both)
   std::vector<uint32_t> rack_index_;  // dense rack / site numbers per node position
   std::vector<uint32_t> site_index_;
+  uint32_t rack_numbers_ = 0;  // how many dense rack / site numbers there are
+  uint32_t site_numbers_ = 0;
   uint32_t racks_alive_ = 0;
   uint32_t sites_alive_ = 0;
   uint32_t alive_count_ = 0;

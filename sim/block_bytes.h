@@ -19,15 +19,18 @@ class BlockBytes {
 
   // Grows (zero-filled) or shrinks to `n` bytes.
   void resize(uint64_t n) {
-    while (blocks_.size() * kBlock < n) blocks_.push_back(std::make_unique<uint8_t[]>(kBlock));  // zeroed
-    // Bytes past the new end must read as zero if the file grows again.
-    if (n < size_) spans(n, size_ - n, [](uint8_t* at, uint64_t, uint64_t take) { std::memset(at, 0, take); });
+    if (n > size_) {
+      reserve(n);
+      spans(size_, n - size_, [](uint8_t* at, uint64_t, uint64_t take) { std::memset(at, 0, take); });
+    }
     size_ = n;
   }
   // Writes `n` bytes at `offset`, growing the content (zero-filled up to `offset`) if needed.
   void write(uint64_t offset, const uint8_t* from, uint64_t n) {
-    if (offset + n > size_) resize(offset + n);
+    if (offset > size_) resize(offset);
+    reserve(offset + n);
     spans(offset, n, [&](uint8_t* at, uint64_t done, uint64_t take) { std::memcpy(at, from + done, take); });
+    size_ = std::max(size_, offset + n);
   }
   // Copies `n` bytes from `offset` (which must lie within the content) into `to`.
   void read(uint64_t offset, uint8_t* to, uint64_t n) const {
@@ -44,6 +47,10 @@ class BlockBytes {
 
  private:
   static constexpr uint64_t kBlock = 16 * 1024;
+  // Blocks for `n` bytes. Their bytes past size_ are undefined: resize and write set them before use.
+  void reserve(uint64_t n) {
+    while (blocks_.size() * kBlock < n) blocks_.push_back(std::make_unique_for_overwrite<uint8_t[]>(kBlock));
+  }
   // Calls f(block pointer, bytes done before it, bytes in it) for each block piece of [offset, offset + n).
   template <typename F>
   void spans(uint64_t offset, uint64_t n, F&& f) const {

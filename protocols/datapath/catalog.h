@@ -119,7 +119,7 @@ struct CatalogOptions {
   TimeNs repair_timeout_ns = 5 * kSecond;             // an unanswered RebuildFragment is retried after this
   uint32_t repair_attempts_max = 5;
   uint32_t repairs_in_flight_max = 32;                // per shard
-  uint32_t log_tail_entries = 1024;  // applied entries kept in memory for lagging replicas (older: disk)
+  uint32_t log_tail_entries = 256;  // applied entries kept in memory for lagging replicas (older: disk)
   uint32_t batch_entries_max = 64;   // entries per Replicate or SyncReply
   uint32_t window_entries_max = 512;  // entries sent to a backup but not yet acknowledged
   uint32_t uncommitted_max = 4096;   // appended but uncommitted entries; commits beyond get kUnavailable

@@ -17,6 +17,9 @@
 
 namespace pbfs::datapath {
 
+// A fragment lies within its log, so offsets in a log fit the manifest's 32 bits.
+inline constexpr uint64_t kLogFileBytesMax = uint64_t{4} << 30;
+
 struct DataPathConfig {
   CodingParams coding;                           // k + m and backend of new records
   AeadAlgorithm aead = AeadAlgorithm::kAes256Gcm;
@@ -49,7 +52,7 @@ struct DataPathConfig {
   TimeNs orphan_recheck_ns = 600 * kSecond;
   // Fragment store (fragment_server.h): fragments are appended to log files of this size; a sealed log
   // whose live bytes fall below log_clean_below of it has its live fragments copied forward and is removed.
-  uint64_t log_file_bytes = uint64_t{16} << 20;
+  uint64_t log_file_bytes = uint64_t{16} << 20;  // at most kLogFileBytesMax
   double log_clean_below = 0.5;
   TimeNs cpu_per_message_ns = 2 * kMicrosecond;  // modelled handling cost of each message
 

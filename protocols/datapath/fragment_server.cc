@@ -37,13 +37,14 @@ constexpr uint64_t make_tag(uint64_t kind, uint64_t id) { return (kind << 56) | 
 constexpr uint64_t tag_kind(uint64_t tag) { return tag >> 56; }
 constexpr uint64_t tag_id(uint64_t tag) { return tag & kTagIdMask; }
 
-// Manifest entry: u8 op, u8 version, u16 reserved, u32 index, u64 file, u64 client, u64 seq, u32 log,
-// u64 offset, u64 size, u32 CRC32C of the 52 bytes before it. Deletions carry no
-// location (zeros).
-constexpr uint64_t kManifestEntryBytes = 56;
+// Manifest entry: u8 op, u8 version, u16 fragment index, u64 file, u64 client, u64 seq, u32 log,
+// u32 offset, u32 size, u32 CRC32C of the 40 bytes before it. Deletions carry no location (zeros). A
+// fragment index is below 256 (k + m <= 256) and a fragment lies within its log, whose size the
+// configuration keeps below 4 GiB, so 32 bits hold each.
+constexpr uint64_t kManifestEntryBytes = 44;
 constexpr uint8_t kManifestAdd = 1;
 constexpr uint8_t kManifestDelete = 2;
-constexpr uint8_t kManifestVersion = 2;
+constexpr uint8_t kManifestVersion = 3;
 constexpr uint64_t kManifestChunkBytes = 64 * 1024;
 
 struct ManifestEntry {
@@ -53,18 +54,18 @@ struct ManifestEntry {
 };
 
 void encode_manifest_entry(const ManifestEntry& e, Bytes& out) {
+  require(e.key.index <= 0xffff && e.location.offset <= 0xffffffffu, "manifest entry fields fit");
   const size_t at = out.size();
   WireWriter w(out);
   w.u8(e.op);
   w.u8(kManifestVersion);
-  w.u16(0);
-  w.u32(e.key.index);
+  w.u16(static_cast<uint16_t>(e.key.index));
   w.u64(e.key.file);
   w.u64(e.key.record.client);
   w.u64(e.key.record.sequence);
   w.u32(e.location.log);
-  w.u64(e.location.offset);
-  w.u64(e.location.size);
+  w.u32(static_cast<uint32_t>(e.location.offset));
+  w.u32(e.location.size);
   w.u32(crc32c(ByteSpan(out).subspan(at)));
   require(out.size() - at == kManifestEntryBytes, "manifest entry size");
 }
@@ -73,14 +74,14 @@ void encode_manifest_entry(const ManifestEntry& e, Bytes& out) {
 bool decode_manifest_entry(ByteSpan entry, ManifestEntry& e) {
   WireReader r(entry.first(kManifestEntryBytes));
   uint8_t version = 0;
-  uint16_t reserved = 0;
+  uint16_t index = 0;
+  uint32_t offset = 0;
   uint32_t crc = 0;
-  uint64_t size = 0;
-  const bool ok = r.u8(e.op) && r.u8(version) && r.u16(reserved) && r.u32(e.key.index) && r.u64(e.key.file) &&
-                  r.u64(e.key.record.client) && r.u64(e.key.record.sequence) && r.u32(e.location.log) &&
-                  r.u64(e.location.offset) && r.u64(size) && r.u32(crc) && version == kManifestVersion &&
-                  size <= kFragmentBytesMax && crc == crc32c(entry.first(kManifestEntryBytes - 4));
-  e.location.size = static_cast<uint32_t>(size);
+  const bool ok = r.u8(e.op) && r.u8(version) && r.u16(index) && r.u64(e.key.file) && r.u64(e.key.record.client) &&
+                  r.u64(e.key.record.sequence) && r.u32(e.location.log) && r.u32(offset) && r.u32(e.location.size) &&
+                  r.u32(crc) && version == kManifestVersion && crc == crc32c(entry.first(kManifestEntryBytes - 4));
+  e.key.index = index;
+  e.location.offset = offset;
   return ok;
 }
 
@@ -117,6 +118,7 @@ std::string fragment_log_file(uint32_t log) { return "frag/log/" + std::to_strin
 
 FragmentTable<FragmentLocation> read_manifest(ByteSpan manifest) {
   FragmentTable<FragmentLocation> stored;
+  stored.reserve(manifest.size() / kManifestEntryBytes);  // at most one fragment per entry
   for_each_manifest_entry(manifest, [&](const ManifestEntry& e, ByteSpan) {
     if (e.op == kManifestAdd) *stored.try_emplace(e.key).first = e.location;
     else if (e.op == kManifestDelete) stored.erase(e.key);
@@ -140,7 +142,9 @@ struct FragmentServer::Rebuild {
 
 FragmentServer::FragmentServer(Runtime& runtime, std::shared_ptr<const DataPathConfig> config, FragmentServerOptions options)
     : runtime_(runtime), config_(std::move(config)), options_(options), catalogs_(config_),
-      skip_fsync_(config_->inject_bug == "skip_fsync") {}
+      skip_fsync_(config_->inject_bug == "skip_fsync") {
+  require(config_->log_file_bytes <= kLogFileBytesMax, "fragment log size at most 4 GiB");
+}
 
 FragmentServer::~FragmentServer() = default;
 
@@ -417,10 +421,11 @@ void FragmentServer::flush_manifest() {
     for (uint32_t log : unsynced_logs_) steps.push_back(DiskStep::sync(fragment_log_file(log)));
   }
   unsynced_logs_.clear();
-  manifest_flushing_ = std::move(manifest_pending_);
+  Payload entries = Payload::real(std::move(manifest_pending_));  // shared with the disk, not copied
   manifest_pending_ = Bytes{};
-  steps.push_back(DiskStep::write(kFragmentManifestFile, manifest_bytes_, Payload::real(manifest_flushing_)));
-  manifest_bytes_ += manifest_flushing_.size();
+  manifest_flushing_ = entries.bytes;
+  steps.push_back(DiskStep::write(kFragmentManifestFile, manifest_bytes_, std::move(entries)));
+  manifest_bytes_ += manifest_flushing_->size();
   if (!skip_fsync_) steps.push_back(DiskStep::sync(kFragmentManifestFile));
   manifest_flush_in_flight_ = true;
   runtime_.disk_chain(std::move(steps), make_tag(kTagBatch, batch));
@@ -437,16 +442,16 @@ void FragmentServer::batch_done(uint64_t batch, const Status& status) {
     // Nothing after the failed step landed: the next batch reuses the manifest's space and carries the
     // deletions again (the failed stores' entries are dropped with them). They wait
     // for the next entry to be appended rather than retrying against a disk that just failed.
-    manifest_bytes_ -= manifest_flushing_.size();
+    manifest_bytes_ -= manifest_flushing_->size();
     flush_now = !manifest_pending_.empty();
     Bytes retry;
-    for_each_manifest_entry(manifest_flushing_, [&](const ManifestEntry& e, ByteSpan bytes) {
+    for_each_manifest_entry(*manifest_flushing_, [&](const ManifestEntry& e, ByteSpan bytes) {
       if (e.op != kManifestAdd) retry.insert(retry.end(), bytes.begin(), bytes.end());
     });
     retry.insert(retry.end(), manifest_pending_.begin(), manifest_pending_.end());
     manifest_pending_ = std::move(retry);
   }
-  manifest_flushing_.clear();
+  manifest_flushing_.reset();
   manifest_durable_batch_ = std::max(manifest_durable_batch_, batch);
   finish_stores();
   if (flush_now) flush_manifest();

@@ -237,7 +237,7 @@ class FragmentServer final : public Role {
   uint64_t manifest_bytes_ = 0;          // where the next batch is appended
   Bytes manifest_pending_;               // entries waiting for the next batch
   std::vector<DiskStep> batch_writes_;   // fragment writes waiting for the next batch
-  Bytes manifest_flushing_;              // the entries of the batch on the disk
+  std::shared_ptr<const Bytes> manifest_flushing_;  // the entries of the batch on the disk
   uint64_t manifest_next_batch_ = 1;
   uint64_t manifest_durable_batch_ = 0;  // every batch up to this one is synced
   bool manifest_flush_in_flight_ = false;

@@ -79,6 +79,10 @@ class FragmentTable {
   }
 
   size_t size() const { return size_; }
+  // Makes room for `n` entries in all, so inserting up to that many never grows the table.
+  void reserve(size_t n) {
+    while (n * 4 > slots_.size() * 3) grow();
+  }
   void clear() {
     slots_.clear();
     size_ = 0;

@@ -81,5 +81,23 @@ TEST(FragmentTable, GrowsAndEmptiesAgain) {
   EXPECT_EQ(visited, 0u);
 }
 
+TEST(FragmentTable, ReserveMakesRoomWithoutLosingEntries) {
+  // Entries present before reserve() survive it; after it, inserting up to the reserved count never
+  // grows the table, so a pointer taken at the first insertion still points at that entry at the end.
+  FragmentTable<uint64_t> table;
+  for (uint32_t index = 0; index < 10; ++index) *table.try_emplace(FragmentKey{1, RecordId{1, 1}, index}).first = index;
+  table.reserve(1000);
+  for (uint32_t index = 0; index < 10; ++index) {
+    ASSERT_NE(table.find(FragmentKey{1, RecordId{1, 1}, index}), nullptr);
+    EXPECT_EQ(*table.find(FragmentKey{1, RecordId{1, 1}, index}), index);
+  }
+  uint64_t* first = table.try_emplace(FragmentKey{2, RecordId{2, 0}, 0}).first;
+  *first = 12345;
+  for (uint64_t seq = 1; seq < 990; ++seq) *table.try_emplace(FragmentKey{2, RecordId{2, seq}, 0}).first = seq;
+  ASSERT_EQ(table.size(), 1000u);
+  EXPECT_EQ(table.find(FragmentKey{2, RecordId{2, 0}, 0}), first);
+  EXPECT_EQ(*first, 12345u);
+}
+
 }  // namespace
 }  // namespace pbfs::datapath

@@ -12,6 +12,7 @@
 #include <iterator>
 #include <map>
 #include <set>
+#include <unordered_map>
 #include <memory>
 #include <vector>
 
@@ -208,7 +209,9 @@ Status DataPathDeployment::read_protocol(const Scenario& scenario) {
   c.orphan_recheck_ns = gc.duration("orphan_recheck", 600 * kSecond);
   FieldReader store = p.child("fragment_store");
   c.log_file_bytes = store.bytes("log_file_bytes", uint64_t{16} << 20);
-  if (c.log_file_bytes < (uint64_t{64} << 10)) store.fail("log_file_bytes", "must be at least 64 KiB");
+  if (c.log_file_bytes < (uint64_t{64} << 10) || c.log_file_bytes > datapath::kLogFileBytesMax) {
+    store.fail("log_file_bytes", "must be between 64 KiB and 4 GiB");
+  }
   c.log_clean_below = store.number("clean_below", 0.5, 0.0, 1.0);
   c.cpu_per_message_ns = p.duration("cpu_per_message", 2 * kMicrosecond);
   c.inject_bug = p.choice("inject_bug", "", {"", "stale_read", "gc_current", "skip_fsync", "diverge_replica", "abandon_current"});
@@ -538,23 +541,40 @@ sim::CheckerVerdict DataPathDeployment::check_durability(sim::World& world) {
       lookups.push_back(Lookup{node, a, i});
     }
   }
-  std::sort(lookups.begin(), lookups.end(), [](const Lookup& x, const Lookup& y) {
-    return x.node != y.node ? x.node < y.node : x.ack < y.ack;
-  });
+  // Grouped by node in place (counting, then each misplaced lookup swapped into its node's range).
+  std::vector<size_t> node_starts(world.node_count() + 1, 0);
+  for (const Lookup& l : lookups) ++node_starts[l.node + 1];
+  for (size_t n = 1; n < node_starts.size(); ++n) node_starts[n] += node_starts[n - 1];
+  {
+    std::vector<size_t> next(node_starts.begin(), node_starts.end() - 1);
+    for (NodeId node = 0; node < world.node_count(); ++node) {
+      while (next[node] < node_starts[node + 1]) {
+        Lookup& here = lookups[next[node]];
+        if (here.node == node) ++next[node];
+        else std::swap(here, lookups[next[here.node]++]);
+      }
+    }
+  }
   // A fragment is durable when the node's durable manifest places it inside its log's durable bytes.
-  for (size_t at = 0; at < lookups.size();) {
-    const NodeId node = lookups[at].node;
+  std::unordered_map<uint32_t, uint64_t> log_bytes;  // the node's logs looked at so far: durable size
+  for (NodeId node = 0; node < world.node_count(); ++node) {
+    if (node_starts[node] == node_starts[node + 1]) continue;
     const sim::Disk& disk = world.disk(node);
     const sim::Disk::File* manifest = disk.durable_file(datapath::kFragmentManifestFile);
     const datapath::FragmentTable<datapath::FragmentLocation> stored =
         manifest != nullptr && manifest->real ? datapath::read_manifest(manifest->bytes()) : datapath::FragmentTable<datapath::FragmentLocation>{};
-    for (; at < lookups.size() && lookups[at].node == node; ++at) {
+    log_bytes.clear();
+    for (size_t at = node_starts[node]; at < node_starts[node + 1]; ++at) {
       const Lookup& l = lookups[at];
       const Acknowledged& ack = acknowledged_[l.ack];
       const datapath::FragmentLocation* found = stored.find(datapath::FragmentKey{ack.file, ack.record, l.fragment});
       if (found == nullptr) continue;
-      const sim::Disk::File* log = disk.durable_file(datapath::fragment_log_file(found->log));
-      if (log != nullptr && log->size >= found->offset + found->size) ++present[l.ack];
+      auto [size, fresh] = log_bytes.try_emplace(found->log, 0);
+      if (fresh) {
+        const sim::Disk::File* log = disk.durable_file(datapath::fragment_log_file(found->log));
+        size->second = log != nullptr ? log->size : 0;
+      }
+      if (size->second >= found->offset + found->size) ++present[l.ack];
     }
   }
   uint64_t checked = 0;

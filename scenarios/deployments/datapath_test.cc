@@ -169,7 +169,10 @@ TEST(DataPathScenario, BadProtocolFieldNamesFileLineAndField) {
   const Outcome o = run("pbfs-small-overwrites.yaml", {"protocol.coding.k=300"});
   EXPECT_NE(o.error.find("protocol.coding.k"), std::string::npos) << o.error;
   const Outcome l = run("pbfs-small-overwrites.yaml", {"protocol.fragment_store.log_file_bytes=4KiB"});
-  EXPECT_NE(l.error.find("protocol.fragment_store.log_file_bytes: must be at least 64 KiB"), std::string::npos) << l.error;
+  EXPECT_NE(l.error.find("protocol.fragment_store.log_file_bytes: must be between 64 KiB and 4 GiB"), std::string::npos) << l.error;
+  // Offsets inside a log are 32-bit in the manifest.
+  const Outcome h = run("pbfs-small-overwrites.yaml", {"protocol.fragment_store.log_file_bytes=5GiB"});
+  EXPECT_NE(h.error.find("protocol.fragment_store.log_file_bytes: must be between 64 KiB and 4 GiB"), std::string::npos) << h.error;
   const Outcome c = run("pbfs-small-overwrites.yaml", {"checks.0=read_corectness"});
   EXPECT_NE(c.error.find("unknown checker"), std::string::npos) << c.error;
   // A misspelt key inside a protocol or workload sub-map is rejected, not ignored.
