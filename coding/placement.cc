@@ -82,6 +82,7 @@ Result<Placement> Placement::create(std::vector<PlacementNode> nodes) {
   for (uint32_t r : p.rack_index_) p.rack_numbers_ = std::max(p.rack_numbers_, r + 1);
   for (uint32_t x : p.site_index_) p.site_numbers_ = std::max(p.site_numbers_, x + 1);
   std::unordered_set<uint32_t> alive_racks, alive_sites;
+  std::map<Domain, uint32_t> domain_numbers;
   for (size_t i = 0; i < p.nodes_.size(); ++i) {
     const PlacementNode& n = p.nodes_[i];
     p.position_.emplace(n.id, static_cast<uint32_t>(i));
@@ -90,6 +91,10 @@ Result<Placement> Placement::create(std::vector<PlacementNode> nodes) {
     ++p.alive_count_;
     p.alive_positions_.push_back(static_cast<uint32_t>(i));
     p.alive_hash_.push_back(mix64(n.id ^ kNodeDomain));
+    const Domain domain{p.rack_index_[i], p.site_index_[i]};
+    const auto [at, added] = domain_numbers.emplace(domain, static_cast<uint32_t>(p.domains_.size()));
+    if (added) p.domains_.push_back(domain);
+    p.alive_domain_.push_back(at->second);
     p.alive_weight_ += n.weight;
     alive_racks.insert(p.rack_index_[i]);
     alive_sites.insert(p.site_index_[i]);
@@ -185,12 +190,13 @@ std::span<const Placement::Ranked> Placement::rank_best(uint64_t key_hash, uint3
   if (scratch.ranked.size() < 2 * capacity) scratch.ranked.resize(2 * capacity);  // kept, then sorted
   Ranked* const kept = scratch.ranked.data();
   const uint64_t* const node_hash = alive_hash_.data();  // locals: the stores below could alias members
+  const uint32_t* const node_domain = alive_domain_.data();
   const uint32_t alive_count = alive_count_;
   size_t kept_count = 0;
   uint64_t threshold = floor;
   for (uint32_t j = 0; j < alive_count; ++j) {
     const uint64_t score = this->score<kUniformWeights>(key_hash, node_hash[j], j);
-    kept[kept_count] = {score, j};
+    kept[kept_count] = {score, j, node_domain[j]};
     kept_count += score >= threshold ? 1 : 0;
     if (kept_count == capacity) {
       std::nth_element(kept, kept + keep_count - 1, kept + capacity, better);
@@ -249,8 +255,9 @@ Result<std::vector<uint32_t>> Placement::place(uint64_t key_hash, uint32_t count
 // Greedy over the ranked nodes. Pass 0 honours the domain caps and the load bound; each later pass
 // relaxes the caps by one and drops the bound, so a lopsided topology still gets `count` distinct nodes.
 // False if pass 0 fell short and `partial` says more candidates exist (the caller then ranks them all).
-// The chosen nodes are counted per rack and per site as they are taken, so each candidate costs two
-// lookups. `chosen` holds positions while selecting and node ids once it returns true.
+// The chosen nodes are counted per rack and per site as they are taken, and each candidate carries its
+// domain, so a candidate costs lookups in small arrays only (a client's placement is cold in the cache
+// at every write). `chosen` holds alive indexes while selecting and node ids once it returns true.
 bool Placement::select(std::span<const Ranked> ranked, uint32_t count, const PlacementOptions& options,
                        const LoadTracker* load, uint64_t fragment_bytes, std::vector<uint32_t>& chosen,
                        bool partial, Scratch& scratch) const {
@@ -261,39 +268,41 @@ bool Placement::select(std::span<const Ranked> ranked, uint32_t count, const Pla
   const uint32_t site_cap = options.spread_sites ? (count + sites_alive_ - 1) / sites_alive_ : count;
   if (scratch.per_rack.size() < rack_numbers_) scratch.per_rack.resize(rack_numbers_, 0);
   if (scratch.per_site.size() < site_numbers_) scratch.per_site.resize(site_numbers_, 0);
-  if (scratch.taken.size() < nodes_.size()) scratch.taken.resize(nodes_.size(), 0);
+  if (scratch.taken.size() < alive_count_) scratch.taken.resize(alive_count_, 0);
   uint32_t* const per_rack = scratch.per_rack.data();
   uint32_t* const per_site = scratch.per_site.data();
   uint8_t* const taken = scratch.taken.data();
-  chosen.clear();
+  chosen.clear();  // alive indexes until the end
   bool complete = true;
   for (uint32_t pass = 0; chosen.size() < count; ++pass) {
     PBFS_CODING_CHECK(pass <= count);
     for (size_t r = 0; r < ranked.size() && chosen.size() < count; ++r) {
-      const uint32_t i = alive_positions_[ranked[r].alive_index];
-      const uint32_t rack = rack_index_[i], site = site_index_[i];
-      if (taken[i] || per_rack[rack] >= rack_cap + pass || per_site[site] >= site_cap + pass) continue;
+      const uint32_t a = ranked[r].alive_index;
+      const Domain d = domains_[ranked[r].domain];
+      if (taken[a] || per_rack[d.rack] >= rack_cap + pass || per_site[d.site] >= site_cap + pass) continue;
       if (bounded && pass == 0) {
+        const uint32_t i = alive_positions_[a];
         const double bound = mean_per_weight * nodes_[i].weight * options.load_bound;
         if (double(load->bytes_by_position()[i] + fragment_bytes) > bound) continue;
       }
-      chosen.push_back(i);
-      taken[i] = 1;
-      ++per_rack[rack];
-      ++per_site[site];
+      chosen.push_back(a);
+      taken[a] = 1;
+      ++per_rack[d.rack];
+      ++per_site[d.site];
     }
     if (pass == 0 && chosen.size() < count && partial) {
       complete = false;
       break;
     }
   }
-  for (uint32_t i : chosen) {
-    taken[i] = 0;
+  for (uint32_t a : chosen) {
+    const uint32_t i = alive_positions_[a];
+    taken[a] = 0;
     per_rack[rack_index_[i]] = 0;
     per_site[site_index_[i]] = 0;
   }
   if (!complete) return false;
-  for (uint32_t& node : chosen) node = nodes_[node].id;
+  for (uint32_t& node : chosen) node = nodes_[alive_positions_[node]].id;
   return true;
 }
 

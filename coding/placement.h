@@ -75,6 +75,13 @@ class Placement {
   struct Ranked {
     uint64_t score = 0;
     uint32_t alive_index = 0;
+    uint32_t domain = 0;  // index into domains_: carried along so selecting reads no per-node array
+  };
+  // A failure domain: a node's dense rack and site numbers.
+  struct Domain {
+    uint32_t rack = 0;
+    uint32_t site = 0;
+    bool operator<(const Domain& o) const { return rack != o.rack ? rack < o.rack : site < o.site; }
   };
   // Buffers reused across calls (one per thread): placement runs once per write over every node.
   struct Scratch {
@@ -83,7 +90,7 @@ class Placement {
     // While selecting: chosen nodes per rack and per site, and whether a position is chosen. All zero
     // between calls (select resets what it set).
     std::vector<uint32_t> per_rack, per_site;
-    std::vector<uint8_t> taken;
+    std::vector<uint8_t> taken;  // by alive index
   };
   Result<std::vector<uint32_t>> place(uint64_t key_hash, uint32_t count, const PlacementOptions& options,
                                       const LoadTracker* load, uint64_t fragment_bytes) const;
@@ -98,6 +105,8 @@ class Placement {
   std::unordered_map<uint32_t, uint32_t> position_;
   std::vector<uint32_t> alive_positions_;  // positions of the alive nodes, ascending
   std::vector<uint64_t> alive_hash_;       // their node hashes, in the same order (the scoring loop reads both)
+  std::vector<uint32_t> alive_domain_;     // their domains (indexes into domains_), in the same order
+  std::vector<Domain> domains_;            // the distinct (rack, site) pairs: few, so they stay in cache
   std::vector<uint32_t> rack_index_;  // dense rack / site numbers per node position
   std::vector<uint32_t> site_index_;
   uint32_t rack_numbers_ = 0;  // how many dense rack / site numbers there are
