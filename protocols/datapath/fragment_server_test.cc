@@ -786,6 +786,31 @@ TEST(OrphanCollection, ACommittedRecordIsConfirmedAndNeverDeletedByThePass) {
   EXPECT_EQ(c.on_disk(r), 6u);
 }
 
+TEST(OrphanCollection, AConfirmedFragmentIsAskedAboutAgainOnlyAfterTheRecheckPeriod) {
+  // Recheck after 8 s, passes every 1 s: once every fragment is confirmed, nothing is asked for the next
+  // 6 s (the confirmations lie within about a pass of each other), and within a few scans after the 8 s
+  // the confirmed fragments are asked about again (the record is still current, so they stay).
+  OrphanCluster c([](DataPathConfig& config) { config.orphan_recheck_ns = 8 * kSecond; });
+  const NodeId primary = c.primary();
+  const WriteRecord r = orphan_record({82, 1}, 4);
+  c.store(r);
+  ASSERT_EQ(c.commit(primary, r), StatusCode::kOk);
+  auto all_confirmed = [&] {
+    for (uint32_t i = 0; i < 6; ++i) {
+      if (!c.server(r.fragments[i].node)->confirmed(5, r.record_id, i)) return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(c.run_until(all_confirmed, 3 * kSecond));
+  const uint64_t asked = c.world->counter("catalog.record_status_asked");
+  c.run_for(6 * kSecond);
+  EXPECT_EQ(c.world->counter("catalog.record_status_asked"), asked) << "asked again before the recheck period";
+  c.run_for(12 * kSecond);
+  EXPECT_GT(c.world->counter("catalog.record_status_asked"), asked) << "never asked again";
+  EXPECT_TRUE(all_confirmed());
+  EXPECT_EQ(c.on_disk(r), 6u);
+}
+
 TEST(OrphanCollection, AQuestionGivenUpIsAskedAgainAfterAnotherGrace) {
   OrphanCluster c;
   const NodeId primary = c.primary();
