@@ -11,7 +11,7 @@ namespace pbfs::sim {
 
 SimNode::SimNode(World& w, NodeId node_id, const NodeProfile& profile, const DiskProfile& disk_profile,
                  NodeClock initial_clock)
-    : world(w), id(node_id), clock(initial_clock),
+    : id(node_id), world(w), clock(initial_clock),
       disk(std::make_unique<Disk>(w.kernel(), disk_profile, node_id)),
       core_free_ns(profile.cores, 0) {}
 
@@ -29,20 +29,22 @@ void SimNode::add(PortId port, RoleFactory factory) {
     std::fprintf(stderr, "pbfs: node %u already has a role on port %u\n", id, port);
     std::abort();
   }
-  slots.push_back(Slot{port, nullptr, nullptr, std::move(factory)});
+  slots.push_back(Slot{port, nullptr, nullptr});
+  factories.push_back(std::move(factory));
   Slot& slot = slots.back();
   if (!up) return;
   slot.runtime = std::make_unique<SimRuntime>(world, *this, port);
   slot.runtime->begin_handler(world.now_ns());
-  slot.role = slot.factory(*slot.runtime);
+  slot.role = factories.back()(*slot.runtime);
   dispatch(slot, [](Role& role) { role.start(); });
 }
 
 void SimNode::boot_roles() {
-  for (Slot& slot : slots) {
+  for (size_t i = 0; i < slots.size(); ++i) {
+    Slot& slot = slots[i];
     slot.runtime = std::make_unique<SimRuntime>(world, *this, slot.port);
     slot.runtime->begin_handler(world.now_ns());
-    slot.role = slot.factory(*slot.runtime);
+    slot.role = factories[i](*slot.runtime);
   }
   for (Slot& slot : slots) dispatch(slot, [](Role& role) { role.start(); });
 }
