@@ -31,21 +31,20 @@ void SimNode::add(PortId port, RoleFactory factory) {
   }
   slots.push_back(Slot{port, nullptr, nullptr});
   factories.push_back(std::move(factory));
-  Slot& slot = slots.back();
   if (!up) return;
-  slot.runtime = std::make_unique<SimRuntime>(world, *this, port);
+  make_role(slots.size() - 1);
+  dispatch(slots.back(), [](Role& role) { role.start(); });
+}
+
+void SimNode::make_role(size_t i) {
+  Slot& slot = slots[i];
+  slot.runtime = std::make_unique<SimRuntime>(world, *this, slot.port);
   slot.runtime->begin_handler(world.now_ns());
-  slot.role = factories.back()(*slot.runtime);
-  dispatch(slot, [](Role& role) { role.start(); });
+  slot.role = factories[i](*slot.runtime);
 }
 
 void SimNode::boot_roles() {
-  for (size_t i = 0; i < slots.size(); ++i) {
-    Slot& slot = slots[i];
-    slot.runtime = std::make_unique<SimRuntime>(world, *this, slot.port);
-    slot.runtime->begin_handler(world.now_ns());
-    slot.role = factories[i](*slot.runtime);
-  }
+  for (size_t i = 0; i < slots.size(); ++i) make_role(i);
   for (Slot& slot : slots) dispatch(slot, [](Role& role) { role.start(); });
 }
 

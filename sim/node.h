@@ -40,6 +40,7 @@ class alignas(64) SimNode {
   Slot* find(PortId port);
   void add(PortId port, RoleFactory factory);
   void boot_roles();   // creates every role and calls start()
+  void make_role(size_t slot);  // a fresh runtime and role in `slot` (not started)
   void crash();
   // Runs `body(role)` with the role's runtime positioned at the current time (charges start there).
   template <typename Body>

@@ -657,13 +657,22 @@ struct OrphanCluster {
     return probe().commits.back().status;
   }
   // Fragments of `r` still indexed by their servers, and still on their disks.
-  uint32_t held(const WriteRecord& r) {
+  // Fragments i of `r` whose node runs a fragment server for which has(server, i).
+  template <typename Has>
+  uint32_t count_on_servers(const WriteRecord& r, Has&& has) {
     uint32_t n = 0;
     for (uint32_t i = 0; i < r.fragments.size(); ++i) {
       FragmentServer* s = server(r.fragments[i].node);
-      n += s != nullptr && s->holds(r.file_id, r.record_id, i) ? 1 : 0;
+      n += s != nullptr && has(*s, i) ? 1 : 0;
     }
     return n;
+  }
+  uint32_t held(const WriteRecord& r) {
+    return count_on_servers(r, [&](FragmentServer& s, uint32_t i) { return s.holds(r.file_id, r.record_id, i); });
+  }
+  // Fragments of `r` whose server holds them confirmed current.
+  uint32_t confirmed(const WriteRecord& r) {
+    return count_on_servers(r, [&](FragmentServer& s, uint32_t i) { return s.confirmed(r.file_id, r.record_id, i); });
   }
   uint32_t on_disk(const WriteRecord& r) {
     uint32_t n = 0;
@@ -771,7 +780,7 @@ TEST(OrphanCollection, ACommittedRecordIsConfirmedAndNeverDeletedByThePass) {
   c.run_for(5 * c.config->orphan_grace_ns);
   EXPECT_EQ(c.held(r), 6u);
   EXPECT_EQ(c.on_disk(r), 6u);
-  for (uint32_t i = 0; i < 6; ++i) EXPECT_TRUE(c.server(r.fragments[i].node)->confirmed(5, r.record_id, i)) << i;
+  EXPECT_EQ(c.confirmed(r), 6u);
   EXPECT_GT(c.server(r.fragments[0].node)->orphan_passes(), 4u);
   for (NodeId n = 0; n < 3; ++n) EXPECT_EQ(c.catalog(n)->abandoned_records(0), 0u);
   // A confirmation is kept in memory only: after a restart the server asks again, once the grace is
@@ -795,19 +804,13 @@ TEST(OrphanCollection, AConfirmedFragmentIsAskedAboutAgainOnlyAfterTheRecheckPer
   const WriteRecord r = orphan_record({82, 1}, 4);
   c.store(r);
   ASSERT_EQ(c.commit(primary, r), StatusCode::kOk);
-  auto all_confirmed = [&] {
-    for (uint32_t i = 0; i < 6; ++i) {
-      if (!c.server(r.fragments[i].node)->confirmed(5, r.record_id, i)) return false;
-    }
-    return true;
-  };
-  ASSERT_TRUE(c.run_until(all_confirmed, 3 * kSecond));
+  ASSERT_TRUE(c.run_until([&] { return c.confirmed(r) == 6; }, 3 * kSecond));
   const uint64_t asked = c.world->counter("catalog.record_status_asked");
   c.run_for(6 * kSecond);
   EXPECT_EQ(c.world->counter("catalog.record_status_asked"), asked) << "asked again before the recheck period";
   c.run_for(12 * kSecond);
   EXPECT_GT(c.world->counter("catalog.record_status_asked"), asked) << "never asked again";
-  EXPECT_TRUE(all_confirmed());
+  EXPECT_EQ(c.confirmed(r), 6u);
   EXPECT_EQ(c.on_disk(r), 6u);
 }
 

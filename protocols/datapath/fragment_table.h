@@ -81,7 +81,9 @@ class FragmentTable {
   size_t size() const { return size_; }
   // Makes room for `n` entries in all, so inserting up to that many never grows the table.
   void reserve(size_t n) {
-    while (n * 4 > slots_.size() * 3) grow();
+    size_t capacity = slots_.size();
+    while (n * 4 > capacity * 3) capacity = capacity == 0 ? 16 : capacity * 2;  // as grow() would, once
+    if (capacity > slots_.size()) rehash(capacity);
   }
   void clear() {
     slots_.clear();
@@ -124,9 +126,11 @@ class FragmentTable {
   size_t mask() const { return slots_.size() - 1; }
   size_t next(size_t at) const { return (at + 1) & mask(); }
 
-  void grow() {
+  void grow() { rehash(slots_.empty() ? 16 : slots_.size() * 2); }
+  // Moves every entry into a table of `capacity` (a power of two) slots.
+  void rehash(size_t capacity) {
     std::vector<Slot> old = std::move(slots_);
-    slots_.assign(old.empty() ? 16 : old.size() * 2, Slot{});
+    slots_.assign(capacity, Slot{});
     for (Slot& s : old) {
       if (!s.used) continue;
       size_t at = home(s.key());
