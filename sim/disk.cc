@@ -59,7 +59,7 @@ std::pair<Disk::Entry*, const std::string*> Disk::entry_of(const std::string& fi
   }
   auto it = create ? files_.try_emplace(file).first : files_.find(file);
   if (it == files_.end()) return {nullptr, nullptr};
-  recent_[1] = recent_[0];
+  std::copy_backward(recent_.begin(), recent_.end() - 1, recent_.end());
   recent_[0] = Recent{&it->first, &it->second};
   return {&it->second, &it->first};
 }
@@ -142,6 +142,14 @@ void Disk::chain_event(void* disk, uint64_t id) {
   Chain c = std::move(self->chains_.front());
   self->chains_.pop_front();
   for (; c.applied < c.steps.size(); ++c.applied) self->apply_step(c.steps[c.applied]);
+  if (c.completion.kind == DiskOpKind::kRead) {
+    // The content is taken at completion time, so writes that complete before it are seen.
+    if (self->failed_) {
+      c.completion.status = Status(StatusCode::kIoError, "disk failed");
+    } else {
+      c.completion.data = self->read_now(c.completion.file, c.completion.offset, c.read_length, c.completion.status);
+    }
+  }
   c.done(std::move(c.completion));
 }
 
@@ -170,9 +178,8 @@ void Disk::settle() {
   }
 }
 
-Payload Disk::read_now(const std::string& file, uint64_t offset, uint64_t length, Status& status) const {
-  auto it = files_.find(file);
-  const Entry* entry = it == files_.end() ? nullptr : &it->second;
+Payload Disk::read_now(const std::string& file, uint64_t offset, uint64_t length, Status& status) {
+  const Entry* entry = entry_of(file, false).first;
   const File* durable = entry != nullptr && entry->exists ? &entry->durable : nullptr;
   bool exists = durable != nullptr;
   bool real = durable != nullptr && durable->real;
@@ -219,18 +226,9 @@ DiskOpId Disk::read(TimeNs submit_ns, const std::string& file, uint64_t offset, 
   const TimeNs service = profile_.read_latency_ns +
                          static_cast<TimeNs>(static_cast<double>(length) * 1e9 / profile_.read_bandwidth_bytes_per_s);
   const TimeNs end = reserve(submit_ns, service);
-  const uint64_t epoch = epoch_;
-  // The content is taken at completion time, so writes that complete before it are seen.
-  kernel_.at(end, [this, epoch, id, file, offset, length, tag, done = std::move(done)]() {
-    if (epoch != epoch_) return;
-    DiskCompletion c{id, DiskOpKind::kRead, tag, Status(), file, offset, Payload{}};
-    if (failed_) {
-      c.status = Status(StatusCode::kIoError, "disk failed");
-    } else {
-      c.data = read_now(file, offset, length, c.status);
-    }
-    done(std::move(c));
-  });
+  chains_.push_back(Chain{id, {}, 0, DiskCompletion{id, DiskOpKind::kRead, tag, Status(), file, offset, Payload{}},
+                          std::move(done), length});
+  kernel_.at(end, &Disk::chain_event, this, id);
   return id;
 }
 

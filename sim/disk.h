@@ -86,14 +86,16 @@ class Disk {
     Payload data;
     TimeNs end_ns;
   };
-  // A chain in flight. The disk runs operations in order, so chains finish in the order they were
-  // queued: the front is always the next to complete.
+  // A chain or a read in flight. The disk runs operations in order, so they finish in the order they
+  // were queued: the front is always the next to complete. A read has no steps; it takes its content
+  // (completion.file from completion.offset, read_length bytes) when it completes.
   struct Chain {
     DiskOpId id;
     std::vector<Step> steps;
     size_t applied = 0;  // steps whose effects have landed
     DiskCompletion completion;
     Callback done;
+    uint64_t read_length = 0;
   };
   static void chain_event(void* disk, uint64_t id);
   void apply_step(Step& step);
@@ -101,11 +103,12 @@ class Disk {
   void settle();
   TimeNs reserve(TimeNs submit_ns, TimeNs service_ns);
   void finish_at(TimeNs time_ns, DiskCompletion completion, Callback done);
-  Payload read_now(const std::string& file, uint64_t offset, uint64_t length, Status& status) const;
+  Payload read_now(const std::string& file, uint64_t offset, uint64_t length, Status& status);
   static void apply(File& file, uint64_t offset, const Payload& data, uint64_t length);
   void make_durable(Entry& entry, const PendingWrite& write, uint64_t length);
-  // The entry for `file` (created if `create`, else nullptr if absent) and its key. The last two found
-  // are remembered: a fragment server's chains name its open log and its manifest again and again.
+  // The entry for `file` (created if `create`, else nullptr if absent) and its key. The last four found
+  // are remembered: a fragment server's chains name its open log and its manifest again and again, and
+  // its reads the few logs it holds.
   std::pair<Entry*, const std::string*> entry_of(const std::string& file, bool create);
   // Drops an entry that holds nothing and that no queued operation points to.
   void forget_if_empty(Entry& entry, const std::string& file);
@@ -122,7 +125,7 @@ class Disk {
     const std::string* name = nullptr;  // the entry's key
     Entry* entry = nullptr;
   };
-  std::array<Recent, 2> recent_{};  // cleared whenever an entry is erased
+  std::array<Recent, 4> recent_{};  // cleared whenever an entry is erased
   std::deque<Chain> chains_;
   uint64_t next_write_order_ = 0;
   TimeNs busy_until_ns_ = 0;

@@ -11,8 +11,7 @@ namespace pbfs::sim {
 
 SimNode::SimNode(World& w, NodeId node_id, const NodeProfile& profile, const DiskProfile& disk_profile,
                  NodeClock initial_clock)
-    : id(node_id), world(w), clock(initial_clock),
-      disk(std::make_unique<Disk>(w.kernel(), disk_profile, node_id)),
+    : id(node_id), clock(initial_clock), world(w), disk(std::make_unique<Disk>(w.kernel(), disk_profile, node_id)),
       core_free_ns(profile.cores, 0) {}
 
 SimNode::~SimNode() = default;
