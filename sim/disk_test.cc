@@ -109,9 +109,14 @@ TEST_F(DiskTest, CrashLosesUnsyncedWritesButKeepsSyncedOnes) {
 TEST_F(DiskTest, OperationsInFlightAtACrashNeverComplete) {
   Disk& d = make();
   d.write(0, "a", 0, bytes(100, 1), 0, keep());
+  d.read(0, "a", 0, 100, 0, keep());  // queued behind the write
   d.crash();
   kernel_.run_until(kSecond);
   EXPECT_TRUE(done_.empty());
+  d.read(kSecond, "a", 0, 100, 0, keep());  // after the crash the disk answers again
+  kernel_.run_until(2 * kSecond);
+  ASSERT_EQ(done_.size(), 1u);
+  EXPECT_EQ(done_[0].status.code(), StatusCode::kNotFound);
 }
 
 TEST_F(DiskTest, TornWriteKeepsASectorAlignedPrefix) {
