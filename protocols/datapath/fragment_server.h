@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "coding/pipeline.h"
+#include "coding/ring.h"
 #include "protocols/datapath/config.h"
 #include "protocols/datapath/fragment_table.h"
 #include "protocols/datapath/messages.h"
@@ -243,7 +244,7 @@ class FragmentServer final : public Role {
   bool manifest_flush_in_flight_ = false;
 
   uint64_t next_id_ = 1;
-  std::deque<Store> stores_;  // in the order they began, which is the order they finish
+  Ring<Store> stores_;  // in the order they began, which is the order they finish
   std::unordered_map<uint64_t, Fetch> fetches_;
   std::unordered_map<uint64_t, std::unique_ptr<Rebuild>> rebuilds_;
   RecordCodec codec_;
