@@ -1,8 +1,8 @@
 // A FIFO queue in one power-of-two array of reused slots: added at the back, taken from either end,
-// indexed from the front. std::deque allocates a block of 512 bytes at a time, so for the large elements
-// of the simulator's hot queues (a disk's chains, a fragment server's stores, a catalog's log tail) it
-// allocates and frees a block every two or three elements; a ring allocates only when it outgrows its
-// largest size so far, and a slot reused while still warm in the cache costs no miss.
+// indexed from the front. std::deque allocates a block of 512 bytes at a time, so for large elements it
+// allocates and frees a block every two or three of them; a ring allocates only when it outgrows its
+// largest size so far, and keeps that size. It suits queues of large elements that stay short, like a
+// disk's chains and a fragment server's stores; a long queue would hold its peak in memory.
 // References stay valid until the next push_back (which may grow the array).
 #pragma once
 

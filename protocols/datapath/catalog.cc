@@ -1313,10 +1313,9 @@ size_t Catalog::memory_bytes() const {
     bytes += sizeof(Shard) + s->offsets.memory_bytes() + s->superseded.size() * sizeof(Superseded);
     // Tombstones: a node of the hash set (id, hash, next pointer) plus its bucket pointer.
     bytes += s->abandoned.size() * (sizeof(RecordId) + 2 * sizeof(void*)) + s->abandoned.bucket_count() * sizeof(void*);
-    bytes += s->tail.capacity() * sizeof(CatalogLogEntry);
-    for (size_t i = 0; i < s->tail.size(); ++i) {
-      const CatalogLogEntry& e = s->tail[i];
-      bytes += e.entry.record.fragments.capacity() * sizeof(FragmentEntry) + e.superseded.capacity() * sizeof(RecordId);
+    for (const CatalogLogEntry& e : s->tail) {
+      bytes += sizeof(CatalogLogEntry) + e.entry.record.fragments.capacity() * sizeof(FragmentEntry) +
+               e.superseded.capacity() * sizeof(RecordId);
     }
   }
   return bytes;

@@ -62,7 +62,6 @@
 #include <unordered_set>
 #include <vector>
 
-#include "coding/ring.h"
 #include "protocols/datapath/catalog_log.h"
 #include "protocols/datapath/catalog_store.h"
 #include "protocols/datapath/config.h"
@@ -256,7 +255,7 @@ class Catalog final : public Role, private lease::LeaseListener {
     Mode mode = Mode::kRecovering;
     std::string log_file;
     // The log: entries [tail_first, last_index] in memory (older ones on disk only).
-    Ring<CatalogLogEntry> tail;
+    std::deque<CatalogLogEntry> tail;
     uint64_t tail_first = 1;
     uint64_t tail_base_epoch = 0;  // epoch of entry tail_first - 1
     uint64_t last_index = 0;

@@ -97,7 +97,7 @@ void Catalog::truncate(Shard& s, uint64_t keep_last) {
   require(keep_last + 1 >= s.tail_first, "cutting only entries held in memory");
   runtime_.count("catalog.log_truncated");
   while (s.last_index > keep_last) {
-    (void)s.tail.take_back();
+    s.tail.pop_back();
     --s.last_index;
   }
   const bool was_member = contains(acting_group(s), self_);
@@ -151,7 +151,7 @@ void Catalog::on_log_synced(Shard& s, const DiskCompletion& done) {
 void Catalog::trim_tail(Shard& s) {
   while (s.tail.size() > options_.log_tail_entries && s.tail_first <= s.applied_index) {
     s.tail_base_epoch = s.tail.front().epoch;
-    (void)s.tail.take_front();
+    s.tail.pop_front();
     ++s.tail_first;
   }
 }
