@@ -5,7 +5,6 @@
 #include <boost/random/uniform_01.hpp>
 #include <boost/random/uniform_int_distribution.hpp>
 #include <cmath>
-#include <cstring>
 #include <tuple>
 
 namespace pbfs::sim {
@@ -54,45 +53,15 @@ void Disk::make_durable(Entry& entry, const PendingWrite& write, uint64_t length
   durable_bytes_ += entry.durable.size - before;
 }
 
-uint64_t Disk::name_tail(const std::string& name) {
-  uint64_t tail = 0;
-  const size_t n = std::min<size_t>(name.size(), 8);
-  std::memcpy(&tail, name.data() + name.size() - n, n);
-  return tail;
-}
-
 std::pair<Disk::Entry*, const std::string*> Disk::entry_of(const std::string& file, bool create) {
-  const uint64_t tail = name_tail(file);
   for (const Recent& r : recent_) {
-    if (r.entry != nullptr && r.tail == tail && r.size == file.size() && *r.name == file) return {r.entry, r.name};
+    if (r.entry != nullptr && *r.name == file) return {r.entry, r.name};
   }
   auto it = create ? files_.try_emplace(file).first : files_.find(file);
   if (it == files_.end()) return {nullptr, nullptr};
   std::copy_backward(recent_.begin(), recent_.end() - 1, recent_.end());
-  recent_[0] = Recent{&it->first, &it->second, tail, file.size()};
+  recent_[0] = Recent{&it->first, &it->second};
   return {&it->second, &it->first};
-}
-
-Disk::Chain& Disk::queue_chain(DiskOpId id, DiskOpKind kind, uint64_t tag, Callback done) {
-  Chain& c = chains_.claim_back();
-  c.id = id;
-  c.steps.clear();
-  c.applied = 0;
-  c.completion = DiskCompletion{id, kind, tag, Status(), std::string(), 0, Payload{}};
-  c.done = std::move(done);
-  c.read_length = 0;
-  return c;
-}
-
-void Disk::pop_chain() {
-  Chain& c = chains_.front();
-  c.steps.clear();  // keeps the capacity; drops what the steps still hold
-  c.done = nullptr;
-  chains_.pop_front();
-}
-
-void Disk::clear_chains() {
-  while (!chains_.empty()) pop_chain();
 }
 
 void Disk::forget_if_empty(Entry& e, const std::string& file) {
@@ -117,7 +86,7 @@ DiskOpId Disk::sync(TimeNs submit_ns, const std::string& file, uint64_t tag, Cal
 
 DiskOpId Disk::chain(TimeNs submit_ns, std::vector<DiskStep> steps, uint64_t tag, Callback done) {
   const DiskOpId id = next_op_++;
-  Chain& c = queue_chain(id, DiskOpKind::kSync, tag, std::move(done));
+  Chain c{id, {}, 0, DiskCompletion{id, DiskOpKind::kSync, tag, Status(), std::string(), 0, Payload{}}, std::move(done)};
   c.steps.reserve(steps.size());
   TimeNs end = std::max(submit_ns, kernel_.now_ns());
   std::string* last_file = nullptr;
@@ -162,6 +131,7 @@ DiskOpId Disk::chain(TimeNs submit_ns, std::vector<DiskStep> steps, uint64_t tag
     c.steps.push_back(Step{step.kind, e, name, step.offset, std::move(step.data), end});
   }
   if (last_file != nullptr) c.completion.file = std::move(*last_file);
+  chains_.push_back(std::move(c));
   kernel_.at(end, &Disk::chain_event, this, id);
   return id;
 }
@@ -169,7 +139,8 @@ DiskOpId Disk::chain(TimeNs submit_ns, std::vector<DiskStep> steps, uint64_t tag
 void Disk::chain_event(void* disk, uint64_t id) {
   auto* self = static_cast<Disk*>(disk);
   if (self->chains_.empty() || self->chains_.front().id != id) return;  // abandoned by a crash or failure
-  Chain& c = self->chains_.front();
+  Chain c = std::move(self->chains_.front());
+  self->chains_.pop_front();
   for (; c.applied < c.steps.size(); ++c.applied) self->apply_step(c.steps[c.applied]);
   if (c.completion.kind == DiskOpKind::kRead) {
     // The content is taken at completion time, so writes that complete before it are seen.
@@ -179,10 +150,7 @@ void Disk::chain_event(void* disk, uint64_t id) {
       c.completion.data = self->read_now(c.completion.file, c.completion.offset, c.read_length, c.completion.status);
     }
   }
-  DiskCompletion completion = std::move(c.completion);
-  Callback done = std::move(c.done);
-  self->pop_chain();  // before the callback, which may queue more
-  done(std::move(completion));
+  c.done(std::move(c.completion));
 }
 
 void Disk::apply_step(Step& step) {
@@ -204,8 +172,7 @@ void Disk::apply_step(Step& step) {
 
 void Disk::settle() {
   const TimeNs now = kernel_.now_ns();
-  for (size_t i = 0; i < chains_.size(); ++i) {
-    Chain& c = chains_[i];
+  for (Chain& c : chains_) {
     for (; c.applied < c.steps.size() && c.steps[c.applied].end_ns <= now; ++c.applied) apply_step(c.steps[c.applied]);
     if (c.applied < c.steps.size()) return;  // later chains finish later still
   }
@@ -259,10 +226,8 @@ DiskOpId Disk::read(TimeNs submit_ns, const std::string& file, uint64_t offset, 
   const TimeNs service = profile_.read_latency_ns +
                          static_cast<TimeNs>(static_cast<double>(length) * 1e9 / profile_.read_bandwidth_bytes_per_s);
   const TimeNs end = reserve(submit_ns, service);
-  Chain& c = queue_chain(id, DiskOpKind::kRead, tag, std::move(done));
-  c.completion.file = file;
-  c.completion.offset = offset;
-  c.read_length = length;
+  chains_.push_back(Chain{id, {}, 0, DiskCompletion{id, DiskOpKind::kRead, tag, Status(), file, offset, Payload{}},
+                          std::move(done), length});
   kernel_.at(end, &Disk::chain_event, this, id);
   return id;
 }
@@ -294,7 +259,7 @@ DiskOpId Disk::remove(TimeNs submit_ns, const std::string& file, uint64_t tag, C
 
 void Disk::crash() {
   settle();
-  clear_chains();
+  chains_.clear();
   ++epoch_;
   busy_until_ns_ = kernel_.now_ns();
   // Torn writes are drawn in completion order over the whole disk, independent of the table's layout.
@@ -324,7 +289,7 @@ void Disk::crash() {
 }
 
 void Disk::fail() {
-  clear_chains();
+  chains_.clear();
   ++epoch_;
   failed_ = true;
   recent_ = {};

@@ -6,13 +6,13 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
-#include "coding/ring.h"
 #include "protocols/runtime/runtime.h"
 #include "scenarios/scenario.h"
 #include "sim/block_bytes.h"
@@ -90,17 +90,13 @@ class Disk {
   // were queued: the front is always the next to complete. A read has no steps; it takes its content
   // (completion.file from completion.offset, read_length bytes) when it completes.
   struct Chain {
-    DiskOpId id = 0;
+    DiskOpId id;
     std::vector<Step> steps;
     size_t applied = 0;  // steps whose effects have landed
     DiskCompletion completion;
     Callback done;
     uint64_t read_length = 0;
   };
-  // A chain at the back of the queue, in a reused slot whose steps keep their capacity.
-  Chain& queue_chain(DiskOpId id, DiskOpKind kind, uint64_t tag, Callback done);
-  void pop_chain();
-  void clear_chains();
   static void chain_event(void* disk, uint64_t id);
   void apply_step(Step& step);
   // Lands the effects of every chained step finished by now (before a crash or bit rot looks).
@@ -125,18 +121,12 @@ class Disk {
   uint64_t stream_id_;
   std::unique_ptr<Rng> rng_;  // most disks never need one: 2.5 KB saved per node
   std::unordered_map<std::string, Entry> files_;
-  // A remembered entry, with its name's length and last eight bytes beside it: a lookup compares those
-  // first and reads the name itself (in the table's node, next to the entry it is about to use) only
-  // for the one that matches, instead of following every remembered name to a cold line.
   struct Recent {
     const std::string* name = nullptr;  // the entry's key
     Entry* entry = nullptr;
-    uint64_t tail = 0;
-    size_t size = 0;
   };
-  static uint64_t name_tail(const std::string& name);
   std::array<Recent, 4> recent_{};  // cleared whenever an entry is erased
-  Ring<Chain> chains_;  // in flight, oldest first
+  std::deque<Chain> chains_;
   uint64_t next_write_order_ = 0;
   TimeNs busy_until_ns_ = 0;
   TimeNs busy_ns_ = 0;

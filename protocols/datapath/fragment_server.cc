@@ -436,8 +436,7 @@ void FragmentServer::batch_done(uint64_t batch, const Status& status) {
   bool flush_now = true;
   if (!status.is_ok()) {
     runtime_.count("datapath.manifest_write_failed");
-    for (size_t i = 0; i < stores_.size(); ++i) {
-      Store& store = stores_[i];
+    for (Store& store : stores_) {
       if (store.manifest_batch == batch && store.status == StatusCode::kOk) store.status = status.code();
     }
     // Nothing after the failed step landed: the next batch reuses the manifest's space and carries the
@@ -462,7 +461,8 @@ void FragmentServer::finish_stores() {
   // Every store joins the next batch when it begins and batches finish in order, so stores finish in
   // the order they began: from the front.
   while (!stores_.empty() && stores_.front().manifest_batch <= manifest_durable_batch_) {
-    Store store = stores_.take_front();
+    Store store = std::move(stores_.front());
+    stores_.pop_front();
     finish_store(store);
   }
 }

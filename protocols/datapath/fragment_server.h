@@ -37,7 +37,6 @@
 #include <vector>
 
 #include "coding/pipeline.h"
-#include "coding/ring.h"
 #include "protocols/datapath/config.h"
 #include "protocols/datapath/fragment_table.h"
 #include "protocols/datapath/messages.h"
@@ -244,7 +243,7 @@ class FragmentServer final : public Role {
   bool manifest_flush_in_flight_ = false;
 
   uint64_t next_id_ = 1;
-  Ring<Store> stores_;  // in the order they began, which is the order they finish
+  std::deque<Store> stores_;  // in the order they began, which is the order they finish
   std::unordered_map<uint64_t, Fetch> fetches_;
   std::unordered_map<uint64_t, std::unique_ptr<Rebuild>> rebuilds_;
   RecordCodec codec_;
