@@ -23,6 +23,7 @@ struct PlacementNode {
   uint32_t site = 0;
   double weight = 1.0;  // relative share of data, > 0 (e.g. capacity)
   bool alive = true;    // dead nodes are never chosen
+  bool operator==(const PlacementNode&) const = default;
 };
 
 struct PlacementOptions {

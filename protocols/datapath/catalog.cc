@@ -156,10 +156,7 @@ Catalog::Catalog(Runtime& runtime, std::shared_ptr<const DataPathConfig> config,
   commits_table_ = runtime_.trace_table(commit_schema());
   collections_table_ = runtime_.trace_table(collection_schema());
   abandons_table_ = runtime_.trace_table(abandon_schema());
-  std::vector<PlacementNode> nodes = config_->nodes;
-  for (PlacementNode& n : nodes) n.alive = true;
-  Result<Placement> placement = Placement::create(std::move(nodes));
-  if (placement.is_ok()) placement_.emplace(std::move(placement).value());
+  placement_ = placement_over(*config_, nullptr);
 }
 
 Catalog::~Catalog() { flease_->remove_listener(this); }
@@ -785,10 +782,7 @@ void Catalog::on_membership(const std::vector<bool>& alive) {
       dead_since_local_ns_[n] = now;
     }
   }
-  std::vector<PlacementNode> nodes = config_->nodes;
-  for (PlacementNode& n : nodes) n.alive = this->alive(n.id);
-  Result<Placement> placement = Placement::create(std::move(nodes));
-  if (placement.is_ok()) placement_.emplace(std::move(placement).value());
+  if (auto placement = placement_over(*config_, [this](NodeId n) { return this->alive(n); })) placement_ = std::move(placement);
   for (auto& [id, s] : shards_) {
     if (!serving(id)) continue;
     scan_for_repairs(*s);

@@ -432,7 +432,7 @@ class Catalog final : public Role, private lease::LeaseListener {
   RecordStore store_;
   std::vector<bool> alive_;
   std::vector<TimeNs> dead_since_local_ns_;  // by node: when membership first reported it gone (-1: alive)
-  std::optional<Placement> placement_;  // over alive nodes, rebuilt when membership changes
+  std::shared_ptr<const Placement> placement_;  // over alive nodes, rebuilt when membership changes (shared: config.placements)
   std::vector<uint64_t> dirty_;  // shards with frames to write
   TimerId tick_timer_ = 0;
   std::unordered_map<uint64_t, DiskOp> disk_ops_;

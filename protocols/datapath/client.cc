@@ -180,11 +180,7 @@ Client::~Client() = default;
 
 void Client::set_alive(std::vector<bool> alive) {
   alive_ = std::move(alive);
-  std::vector<PlacementNode> nodes = config_->nodes;
-  for (PlacementNode& n : nodes) n.alive = this->alive(n.id);
-  Result<Placement> placement = Placement::create(std::move(nodes));
-  if (placement.is_ok()) placement_.emplace(std::move(placement).value());
-  else placement_.reset();
+  placement_ = placement_over(*config_, [this](NodeId n) { return this->alive(n); });
 }
 
 // ---- boot: the record-id epoch ----

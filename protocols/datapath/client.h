@@ -149,7 +149,7 @@ class Client final : public Role {
   CatalogDirectory catalogs_;
   std::vector<NodeId> leader_hint_;  // by shard: the last primary that answered
   std::vector<bool> alive_;
-  std::optional<Placement> placement_;  // over the alive nodes
+  std::shared_ptr<const Placement> placement_;  // over the alive nodes (shared: config.placements)
   RecordCodec codec_;
   EncodedWrite encoded_;                // real payloads: reused across writes
   std::vector<VisiblePiece> visible_;   // scratch of plan()

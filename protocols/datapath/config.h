@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +20,26 @@ namespace pbfs::datapath {
 
 // A fragment lies within its log, so offsets in a log fit the manifest's 32 bits.
 inline constexpr uint64_t kLogFileBytesMax = uint64_t{4} << 30;
+
+// Placements shared by the roles of one run that see the same nodes alive. Every client and catalog
+// rebuilds its placement when membership changes, and nearly all of them see the same nodes: one shared
+// placement stays in the processor's cache, where two hundred clients' own copies would each be cold at
+// every write (ranking reads a hash and a domain per node). A placement lives as long as a role holds
+// it. Not thread-safe: one per run, like the config that carries it.
+class PlacementCache {
+ public:
+  // The placement over `nodes`; null if they are invalid (Placement::create).
+  std::shared_ptr<const Placement> get(std::vector<PlacementNode> nodes);
+  size_t views() const { return entries_.size(); }  // distinct node lists held (tests)
+
+ private:
+  struct Entry {
+    uint64_t hash = 0;
+    std::vector<PlacementNode> nodes;
+    std::weak_ptr<const Placement> placement;
+  };
+  std::vector<Entry> entries_;
+};
 
 struct DataPathConfig {
   CodingParams coding;                           // k + m and backend of new records
@@ -63,11 +84,16 @@ struct DataPathConfig {
 
   std::shared_ptr<const CostModel> cost_model;   // CPU charged for coding work (both fidelities)
   std::vector<PlacementNode> nodes;              // every node of the cluster (alive flags from membership)
+  std::shared_ptr<PlacementCache> placements = std::make_shared<PlacementCache>();  // see placement_over
   // Each shard's version-1 catalog group, when the deployment computed them once for every role (a
   // cache: the same as Placement::place_catalog over `nodes` all alive; later versions live in the
   // shard's log, catalog.h). Empty: each role computes its own.
   std::vector<std::vector<NodeId>> catalog_groups;
 };
+
+// The placement over the cluster's nodes with `alive(id)` telling which are alive (all of them when
+// empty), from config.placements; null if the nodes are invalid.
+std::shared_ptr<const Placement> placement_over(const DataPathConfig& config, const std::function<bool(NodeId)>& alive);
 
 // Which shard a file's records belong to.
 inline uint64_t shard_of(const DataPathConfig& config, FileId file) {

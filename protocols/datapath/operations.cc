@@ -112,12 +112,7 @@ const std::vector<NodeId>& CatalogDirectory::group(uint64_t shard) {
   }
   if (known_[shard]) return groups_[shard];
   if (config_->catalog_groups.size() == groups_.size()) return config_->catalog_groups[shard];
-  if (!all_nodes_) {
-    std::vector<PlacementNode> nodes = config_->nodes;
-    for (PlacementNode& n : nodes) n.alive = true;
-    Result<Placement> placement = Placement::create(std::move(nodes));
-    if (placement.is_ok()) all_nodes_.emplace(std::move(placement).value());
-  }
+  if (!all_nodes_) all_nodes_ = placement_over(*config_, nullptr);
   if (all_nodes_) {
     Result<std::vector<uint32_t>> group = all_nodes_->place_catalog(shard, config_->catalog_replicas);
     if (group.is_ok()) groups_[shard] = std::move(group).value();

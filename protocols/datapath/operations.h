@@ -111,7 +111,7 @@ class CatalogDirectory {
 
  private:
   std::shared_ptr<const DataPathConfig> config_;
-  std::optional<Placement> all_nodes_;
+  std::shared_ptr<const Placement> all_nodes_;
   std::vector<std::vector<NodeId>> groups_;  // by shard
   std::vector<bool> known_;
   std::vector<uint64_t> versions_;  // by shard: 1 until learn()

@@ -1,5 +1,5 @@
 // The visible-pieces rule (higher sequence wins, holes stay holes), the provenance pattern, the trace
-// schemas and the shared node lookups.
+// schemas, the shared node lookups and the placements roles share.
 #include "protocols/datapath/operations.h"
 
 #include <gtest/gtest.h>
@@ -110,6 +110,36 @@ TEST(CatalogDirectory, FixedGroupsOfDistinctNodesWhateverIsAlive) {
   EXPECT_GT(distinct_groups.size(), 4u);
   EXPECT_TRUE(directory.group(config->shards).empty());
   EXPECT_EQ(directory.group_of_file(77), directory.group(shard_of(*config, 77)));
+}
+
+TEST(PlacementOver, RolesThatSeeTheSameNodesShareOnePlacement) {
+  DataPathConfig config;
+  for (uint32_t id = 0; id < 12; ++id) config.nodes.push_back(PlacementNode{id, id / 3, id / 6, 1.0, true});
+  const auto all = [](NodeId) { return true; };
+  const auto without_5 = [](NodeId n) { return n != 5; };
+  std::shared_ptr<const Placement> a = placement_over(config, all);
+  std::shared_ptr<const Placement> b = placement_over(config, nullptr);  // empty: all alive
+  std::shared_ptr<const Placement> c = placement_over(config, without_5);
+  ASSERT_TRUE(a && c);
+  EXPECT_EQ(a.get(), b.get()) << "the same view: one placement";
+  EXPECT_NE(a.get(), c.get());
+  EXPECT_EQ(a->alive_count(), 12u);
+  EXPECT_EQ(c->alive_count(), 11u);
+  // The shared placement answers as one of its own would.
+  Result<Placement> own = Placement::create(config.nodes);
+  ASSERT_TRUE(own.is_ok());
+  for (uint64_t seq = 1; seq <= 50; ++seq) {
+    EXPECT_EQ(a->place_record(RecordId{7, seq}, 6).value(), own->place_record(RecordId{7, seq}, 6).value());
+  }
+  EXPECT_EQ(config.placements->views(), 2u);
+  // Once no role holds a view, it is forgotten (and built again when asked for).
+  c.reset();
+  std::shared_ptr<const Placement> again = placement_over(config, all);
+  EXPECT_EQ(again.get(), a.get());
+  EXPECT_EQ(config.placements->views(), 1u);
+  // Invalid nodes give no placement, as Placement::create gives none.
+  config.nodes[3].weight = -1;
+  EXPECT_EQ(placement_over(config, all), nullptr);
 }
 
 TEST(NodeDistance, SameNodeRackSiteOrFarther) {
