@@ -141,8 +141,8 @@ struct FragmentServer::Rebuild {
 };
 
 FragmentServer::FragmentServer(Runtime& runtime, std::shared_ptr<const DataPathConfig> config, FragmentServerOptions options)
-    : runtime_(runtime), config_(std::move(config)), options_(options), catalogs_(config_),
-      skip_fsync_(config_->inject_bug == "skip_fsync") {
+    : runtime_(runtime), config_(std::move(config)), skip_fsync_(config_->inject_bug == "skip_fsync"),
+      options_(options), catalogs_(config_) {
   require(config_->log_file_bytes <= kLogFileBytesMax, "fragment log size at most 4 GiB");
 }
 

@@ -210,40 +210,40 @@ class FragmentServer final : public Role {
 
   void charge_checksum(uint64_t bytes);
 
+  // What a store touches comes first, in the object's first lines: with a thousand servers, one is cold
+  // in the cache whenever a store reaches it, and each further line is another miss.
   Runtime& runtime_;
   std::shared_ptr<const DataPathConfig> config_;
-  FragmentServerOptions options_;
-  CatalogDirectory catalogs_;
   bool skip_fsync_ = false;
-
   bool ready_ = false;
-  std::vector<Deferred> deferred_;
-  Bytes replay_carry_;             // a partial manifest entry between two replay chunks
-  uint64_t replay_offset_ = 0;
-
+  bool log_open_ = false;
+  bool manifest_flush_in_flight_ = false;
+  bool cleaning_ = false;                // the cleaner is at work (on cleaning_log_)
+  uint32_t open_log_ = 0;                // appends go here
+  uint64_t open_log_bytes_ = 0;          // its length so far
+  uint64_t manifest_bytes_ = 0;          // where the next batch is appended
+  uint64_t manifest_next_batch_ = 1;
+  uint64_t manifest_durable_batch_ = 0;  // every batch up to this one is synced
   FragmentTable<Stored> index_;  // stored fragment -> where, and orphan state
+  std::deque<Store> stores_;     // in the order they began, which is the order they finish
+  std::map<uint32_t, LogFile> logs_;     // every log holding live bytes or being written, and the open one
+  std::vector<uint32_t> unsynced_logs_;  // written since the last batch was flushed
+  Bytes manifest_pending_;               // entries waiting for the next batch
+  std::vector<DiskStep> batch_writes_;   // fragment writes waiting for the next batch
+  std::shared_ptr<const Bytes> manifest_flushing_;  // the entries of the batch on the disk
   // Unconfirmed fragments in the order they were stored or last asked about: a pass takes the due ones
   // (older than orphan_grace) from the front instead of scanning every fragment. Confirmed fragments are
   // few to recheck and many to hold, so they are found by a scan every orphan_recheck / 4.
   std::deque<std::pair<TimeNs, Key>> unconfirmed_checks_;
+  FragmentServerOptions options_;
   TimeNs last_recheck_scan_ns_ = 0;
 
-  std::map<uint32_t, LogFile> logs_;     // every log holding live bytes or being written, and the open one
-  uint32_t open_log_ = 0;                // appends go here
-  uint64_t open_log_bytes_ = 0;          // its length so far
-  bool log_open_ = false;
-  std::vector<uint32_t> unsynced_logs_;  // written since the last batch was flushed
-
-  uint64_t manifest_bytes_ = 0;          // where the next batch is appended
-  Bytes manifest_pending_;               // entries waiting for the next batch
-  std::vector<DiskStep> batch_writes_;   // fragment writes waiting for the next batch
-  std::shared_ptr<const Bytes> manifest_flushing_;  // the entries of the batch on the disk
-  uint64_t manifest_next_batch_ = 1;
-  uint64_t manifest_durable_batch_ = 0;  // every batch up to this one is synced
-  bool manifest_flush_in_flight_ = false;
+  CatalogDirectory catalogs_;
+  std::vector<Deferred> deferred_;
+  Bytes replay_carry_;             // a partial manifest entry between two replay chunks
+  uint64_t replay_offset_ = 0;
 
   uint64_t next_id_ = 1;
-  std::deque<Store> stores_;  // in the order they began, which is the order they finish
   std::unordered_map<uint64_t, Fetch> fetches_;
   std::unordered_map<uint64_t, std::unique_ptr<Rebuild>> rebuilds_;
   RecordCodec codec_;
@@ -256,7 +256,6 @@ class FragmentServer final : public Role {
 
   // The cleaner works on one sealed log at a time: its live fragments in offset order.
   uint64_t logs_removed_ = 0;
-  bool cleaning_ = false;
   uint32_t cleaning_log_ = 0;
   std::vector<Key> clean_queue_;
   size_t clean_position_ = 0;
