@@ -115,28 +115,30 @@ class Disk {
   // Durable files in name order, so choices that walk them (bit rot) do not depend on hashing.
   std::vector<File*> durable_in_name_order();
 
+  // Ordered by what an operation touches: the disk's counters and state first (one cache line), the
+  // remembered entries, the queue, then the profile's numbers; what is read rarely comes last.
   Kernel& kernel_;
-  DiskProfile profile_;
-  Rng& rng();
-  uint64_t stream_id_;
-  std::unique_ptr<Rng> rng_;  // most disks never need one: 2.5 KB saved per node
-  std::unordered_map<std::string, Entry> files_;
+  uint64_t next_op_ = 1;
+  uint64_t next_write_order_ = 0;
+  TimeNs busy_until_ns_ = 0;
+  TimeNs busy_ns_ = 0;
+  uint64_t durable_bytes_ = 0;  // sum of durable file sizes
+  uint64_t queued_bytes_ = 0;   // bytes of accepted writes not yet made durable or dropped
+  double slow_factor_ = 1.0;
+  uint64_t epoch_ = 0;  // bumped by crash/fail: completions of older operations are abandoned
+  bool full_ = false;
+  bool failed_ = false;
   struct Recent {
     const std::string* name = nullptr;  // the entry's key
     Entry* entry = nullptr;
   };
   std::array<Recent, 4> recent_{};  // cleared whenever an entry is erased
   std::deque<Chain> chains_;
-  uint64_t next_write_order_ = 0;
-  TimeNs busy_until_ns_ = 0;
-  TimeNs busy_ns_ = 0;
-  uint64_t durable_bytes_ = 0;  // sum of durable file sizes
-  uint64_t queued_bytes_ = 0;   // bytes of accepted writes not yet made durable or dropped
-  uint64_t next_op_ = 1;
-  uint64_t epoch_ = 0;  // bumped by crash/fail: completions of older operations are abandoned
-  bool full_ = false;
-  bool failed_ = false;
-  double slow_factor_ = 1.0;
+  DiskProfile profile_;
+  std::unordered_map<std::string, Entry> files_;
+  Rng& rng();
+  uint64_t stream_id_;
+  std::unique_ptr<Rng> rng_;  // most disks never need one: 2.5 KB saved per node
 };
 
 }  // namespace pbfs::sim
