@@ -38,10 +38,6 @@ std::shared_ptr<const Placement> PlacementCache::get(std::vector<PlacementNode> 
 std::shared_ptr<const Placement> placement_over(const DataPathConfig& config, const std::function<bool(NodeId)>& alive) {
   std::vector<PlacementNode> nodes = config.nodes;
   for (PlacementNode& n : nodes) n.alive = !alive || alive(n.id);
-  if (!config.placements) {  // a config assembled without a cache: a placement of its own
-    Result<Placement> placement = Placement::create(std::move(nodes));
-    return placement.is_ok() ? std::make_shared<const Placement>(std::move(placement).value()) : nullptr;
-  }
   return config.placements->get(std::move(nodes));
 }
 

@@ -84,7 +84,7 @@ struct DataPathConfig {
 
   std::shared_ptr<const CostModel> cost_model;   // CPU charged for coding work (both fidelities)
   std::vector<PlacementNode> nodes;              // every node of the cluster (alive flags from membership)
-  std::shared_ptr<PlacementCache> placements = std::make_shared<PlacementCache>();  // see placement_over
+  std::shared_ptr<PlacementCache> placements = std::make_shared<PlacementCache>();  // never null; placement_over
   // Each shard's version-1 catalog group, when the deployment computed them once for every role (a
   // cache: the same as Placement::place_catalog over `nodes` all alive; later versions live in the
   // shard's log, catalog.h). Empty: each role computes its own.
