@@ -132,8 +132,8 @@ const TableSchema& abandon_schema() {
 Catalog::Catalog(Runtime& runtime, std::shared_ptr<const DataPathConfig> config, CatalogOptions options)
     : runtime_(runtime),
       config_(std::move(config)),
-      options_(options),
       self_(runtime.node_id()),
+      options_(options),
       directory_(config_) {
   require(options_.batch_entries_max > 0 && options_.log_tail_entries > 0, "catalog batch and tail sizes");
   bug_gc_current_ = config_->inject_bug == "gc_current";

@@ -418,29 +418,31 @@ class Catalog final : public Role, private lease::LeaseListener {
   NodeId leader_hint(const Shard* s, uint64_t shard) const;
   uint64_t disk_op(DiskOp op);
 
+  // What handling a message touches comes first, in the object's first cache lines (a catalog is cold
+  // whenever a message reaches it); the store, the directory and the membership state follow.
   Runtime& runtime_;
   std::shared_ptr<const DataPathConfig> config_;
-  CatalogOptions options_;
   NodeId self_;
   bool bug_gc_current_ = false;
   bool bug_diverge_replica_ = false;
   bool bug_abandon_current_ = false;
-  CatalogDirectory directory_;
-  std::unique_ptr<Runtime> flease_runtime_;  // the embedded FleaseNode's view: acceptor port -> ours
   std::unique_ptr<flease::FleaseNode> flease_;
   std::map<uint64_t, std::unique_ptr<Shard>> shards_;
-  RecordStore store_;
-  std::vector<bool> alive_;
-  std::vector<TimeNs> dead_since_local_ns_;  // by node: when membership first reported it gone (-1: alive)
-  std::shared_ptr<const Placement> placement_;  // over alive nodes, rebuilt when membership changes (shared: config.placements)
   std::vector<uint64_t> dirty_;  // shards with frames to write
-  TimerId tick_timer_ = 0;
   std::unordered_map<uint64_t, DiskOp> disk_ops_;
   uint64_t next_disk_op_ = 1;
   uint64_t next_request_id_ = 1;
   TraceTableId commits_table_ = 0;
   TraceTableId collections_table_ = 0;
   TraceTableId abandons_table_ = 0;
+  TimerId tick_timer_ = 0;
+  CatalogOptions options_;
+  RecordStore store_;
+  CatalogDirectory directory_;
+  std::unique_ptr<Runtime> flease_runtime_;  // the embedded FleaseNode's view: acceptor port -> ours
+  std::vector<bool> alive_;
+  std::vector<TimeNs> dead_since_local_ns_;  // by node: when membership first reported it gone (-1: alive)
+  std::shared_ptr<const Placement> placement_;  // over alive nodes, rebuilt when membership changes (shared: config.placements)
   std::vector<RecordStore::Slot> scratch_slots_;
   GroupListener group_listener_;
   std::vector<std::pair<NodeId, uint64_t>> persisted_scratch_;  // advance_commit's working space
