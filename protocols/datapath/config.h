@@ -1,7 +1,7 @@
 // Parameters and shared helpers of the PBFS data path: coding and crypto choices, catalog layout
 // (which shard a file belongs to and which nodes replicate that shard), timeouts, compaction and GC
-// settings. One DataPathConfig is built by the deployment from the scenario and shared (read-only) by
-// every client, fragment server and catalog role of a run.
+// settings. One DataPathConfig is built by the deployment from the scenario and shared (read-only, but
+// for the placement cache it carries) by every client, fragment server and catalog role of a run.
 #pragma once
 
 #include <cstdint>
