@@ -227,9 +227,7 @@ void FragmentServer::finish_recovery() {
   for (uint32_t log : sealed) tend_log(log);
   // Store times are not in the manifest (and the local clock may have restarted): the grace starts over.
   const TimeNs now = runtime_.local_now_ns();
-  unconfirmed_checks_.clear();
-  last_recheck_scan_ns_ = now;
-  index_.for_each([&](const Key& key, Stored& stored) { checked(key, stored, now); });
+  index_.for_each([&](const Key&, Stored& stored) { stored.checked_local_ns = now; });
   std::vector<Deferred> waiting;
   waiting.swap(deferred_);
   for (const Deferred& d : waiting) handle(d.from, *d.message);
@@ -484,8 +482,7 @@ void FragmentServer::finish_store(Store& store) {
     Stored& stored = *found;
     const FragmentLocation old = stored.location;
     const bool confirmed = !inserted && stored.confirmed;
-    stored = Stored{store.location, 0, confirmed};
-    checked(store.key, stored, runtime_.local_now_ns());
+    stored = Stored{store.location, runtime_.local_now_ns(), confirmed};
     if (!inserted) remove_live(old);  // stored again (a rebuild) or moved: the old copy is dead
   } else if (!store.move) {
     runtime_.count("datapath.store_failed");
@@ -723,33 +720,25 @@ void FragmentServer::cleaner_read_done(const Fetch& fetch, StatusCode status, co
 
 // ---- orphan collection ----
 
-void FragmentServer::checked(const Key& key, Stored& stored, TimeNs now) {
-  stored.checked_local_ns = now;
-  if (!stored.confirmed) unconfirmed_checks_.emplace_back(now, key);
-}
-
 void FragmentServer::take_due(TimeNs now, std::vector<Key>& due) {
-  // Check times only grow (a backward clock step merely delays the entries behind it). The queue is not
-  // looked up in the index: a fragment deleted since is asked about anyway and its answer ignored, and
-  // one stored twice is asked about twice. A question that goes unanswered puts its fragments back.
+  // One scan of the index per pass: each fragment carries its own time, so a clock step back merely
+  // delays the fragments it concerns, and a fragment deleted since its last question is not asked about.
   const TimeNs grace = config_->orphan_grace_ns;
-  while (grace > 0 && !unconfirmed_checks_.empty() && now - unconfirmed_checks_.front().first >= grace) {
-    due.push_back(unconfirmed_checks_.front().second);
-    unconfirmed_checks_.pop_front();
-  }
   const TimeNs recheck = config_->orphan_recheck_ns;
-  if (recheck <= 0 || now - last_recheck_scan_ns_ < recheck / 4) return;
-  last_recheck_scan_ns_ = now;
   index_.for_each([&](const Key& key, Stored& stored) {
-    if (!stored.confirmed || now - stored.checked_local_ns < recheck) return;
+    const TimeNs wait = stored.confirmed ? recheck : grace;
+    if (wait <= 0 || now - stored.checked_local_ns < wait) return;
     stored.checked_local_ns = now;
     due.push_back(key);
   });
 }
 
 void FragmentServer::ask_again_later(const OrphanQuery& query) {
+  // Unconfirmed again, so asked about after another grace (a confirmation being rechecked included).
   const TimeNs now = runtime_.local_now_ns();
-  for (const Key& key : query.fragments) unconfirmed_checks_.emplace_back(now, key);
+  for (const Key& key : query.fragments) {
+    if (Stored* stored = index_.find(key)) *stored = Stored{stored->location, now, false};
+  }
 }
 
 void FragmentServer::start_orphan_pass() {
@@ -899,7 +888,7 @@ void FragmentServer::apply_fates(const OrphanQuery& q, const RecordStatusReply& 
         found->checked_local_ns = now;
         break;
       case RecordFate::kSuperseded:  // collected soon: ask again after another grace period
-        checked(key, *found, now);
+        found->checked_local_ns = now;
         break;
     }
   }

@@ -191,9 +191,7 @@ class FragmentServer final : public Role {
   bool drop_fragment(const Key& key);  // forgets the fragment (manifest: with the next batch); false if unknown
 
   void start_orphan_pass();
-  // Marks a fragment checked now and queues its next check.
-  void checked(const Key& key, Stored& stored, TimeNs now);
-  // Moves the fragments due for a question to `due`.
+  // Adds the fragments due for a question to `due`, marked asked now.
   void take_due(TimeNs now, std::vector<Key>& due);
   // A question that got no usable answer: its fragments are asked about again after another grace.
   void ask_again_later(const OrphanQuery& query);
@@ -231,12 +229,7 @@ class FragmentServer final : public Role {
   Bytes manifest_pending_;               // entries waiting for the next batch
   std::vector<DiskStep> batch_writes_;   // fragment writes waiting for the next batch
   std::shared_ptr<const Bytes> manifest_flushing_;  // the entries of the batch on the disk
-  // Unconfirmed fragments in the order they were stored or last asked about: a pass takes the due ones
-  // (older than orphan_grace) from the front instead of scanning every fragment. Confirmed fragments are
-  // few to recheck and many to hold, so they are found by a scan every orphan_recheck / 4.
-  std::deque<std::pair<TimeNs, Key>> unconfirmed_checks_;
   FragmentServerOptions options_;
-  TimeNs last_recheck_scan_ns_ = 0;
 
   CatalogDirectory catalogs_;
   std::vector<Deferred> deferred_;
