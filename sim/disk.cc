@@ -29,7 +29,7 @@ void Disk::finish_at(TimeNs time_ns, DiskCompletion completion, Callback done) {
   const uint64_t epoch = epoch_;
   kernel_.at(time_ns, [this, epoch, completion = std::move(completion), done = std::move(done)]() mutable {
     if (epoch != epoch_) return;  // the node crashed or the disk failed meanwhile
-    done(std::move(completion));
+    done(completion);
   });
 }
 
@@ -150,7 +150,7 @@ void Disk::chain_event(void* disk, uint64_t id) {
       c.completion.data = self->read_now(c.completion.file, c.completion.offset, c.read_length, c.completion.status);
     }
   }
-  c.done(std::move(c.completion));
+  c.done(c.completion);
 }
 
 void Disk::apply_step(Step& step) {

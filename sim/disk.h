@@ -22,7 +22,7 @@ namespace pbfs::sim {
 
 class Disk {
  public:
-  using Callback = std::function<void(DiskCompletion)>;
+  using Callback = std::function<void(const DiskCompletion&)>;
 
   // `stream_id` selects the disk's random stream (torn writes, bit rot), created on first use.
   Disk(Kernel& kernel, const DiskProfile& profile, uint64_t stream_id);

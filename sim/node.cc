@@ -105,7 +105,7 @@ Disk::Callback SimRuntime::completion() {
   // (the incarnation's low 48 bits beside the port), so the callback needs no allocation of its own.
   SimNode* node = &node_;
   const uint64_t port_and_incarnation = static_cast<uint64_t>(port_) | node_.incarnation << 16;
-  return [node, port_and_incarnation](DiskCompletion done) {
+  return [node, port_and_incarnation](const DiskCompletion& done) {
     if (!node->up || (node->incarnation << 16 | (port_and_incarnation & 0xffff)) != port_and_incarnation) return;
     SimNode::Slot* slot = node->find(static_cast<PortId>(port_and_incarnation & 0xffff));
     if (slot == nullptr || !slot->role) return;
