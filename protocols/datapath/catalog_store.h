@@ -93,10 +93,11 @@ class RecordStore {
     bool indexed = false;  // a tree (built by the first query), not a list
   };
   FileState* indexed_file(FileId file);  // nullptr for a file without records
-  // Slot blocks grow from 16 to 4096 records, arena blocks from 256 to 65536 words (a run is at most
-  // 2 * 256 words, so it fits any block from the second on).
-  using RecordBlocks = BlockArray<Record, 4, 12>;
-  using ArenaBlocks = BlockArray<uint32_t, 8, 16>;
+  // Slot blocks grow from 16 to 512 records, arena blocks from 256 to 8192 words (a run is at most
+  // 2 * 256 words, so it fits any block from the second on). A 1,000-node run has a store on every node
+  // with a few thousand records each, so the last block, mostly empty, must stay small.
+  using RecordBlocks = BlockArray<Record, 4, 9>;
+  using ArenaBlocks = BlockArray<uint32_t, 8, 13>;
 
   Record& record_at(Slot slot) { return blocks_[slot]; }
   const Record& record_at(Slot slot) const { return blocks_[slot]; }

@@ -68,7 +68,7 @@ class IntervalForest {
   Id rotate_up(Id parent, Id child);  // child takes parent's place; returns child
   Id* link_of(Id& root, size_t depth);  // where path_[depth] hangs (root or a parent's child slot)
 
-  BlockArray<Node, 4, 12> blocks_;  // 16 nodes at first, then doubling up to 4096 per block
+  BlockArray<Node, 4, 9> blocks_;  // 16 nodes at first, then doubling up to 512 per block
   std::vector<Id> path_;  // scratch: the root-to-node path of the operation in progress
   mutable std::vector<Id> stack_;  // scratch for queries
 };
