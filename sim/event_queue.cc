@@ -50,16 +50,21 @@ void EventQueue::push(TimeNs time_ns, EventFn fn, void* target, uint64_t argumen
   if (bucket == 0) {
     ready_.push_back(e);
   } else {
-    append(chains_[bucket], e);
+    append(bucket, e);
     if (min_valid_ && key < min_key_) min_key_ = key;
   }
   ++size_;
 }
 
+int EventQueue::lowest_nonempty() const {
+  int word = 0;
+  while (nonempty_[word] == 0) ++word;
+  return (word << 6) + std::countr_zero(nonempty_[word]);
+}
+
 uint64_t EventQueue::min_above_bucket0() {
   if (!min_valid_) {
-    int i = 1;
-    while (chains_[i].head == nullptr) ++i;
+    const int i = lowest_nonempty();
     uint64_t min_key = UINT64_MAX;
     const Chain& chain = chains_[i];
     for (const Block* b = chain.head; b != nullptr; b = b->next) {
@@ -78,10 +83,10 @@ void EventQueue::refill() {
   // Only a pop moves the reference point, so later pushes (never before now) stay valid.
   last_ = min_above_bucket0();
   min_valid_ = false;
-  int i = 1;
-  while (chains_[i].head == nullptr) ++i;
+  const int i = lowest_nonempty();
   const Chain drained = chains_[i];
   chains_[i] = Chain{};
+  nonempty_[i >> 6] &= ~(uint64_t{1} << (i & 63));
   // Every event moves to a lower bucket; each source block is recycled as soon as it has been read.
   for (Block* source = drained.head; source != nullptr;) {
     const size_t n = drained.count(source);
@@ -91,7 +96,7 @@ void EventQueue::refill() {
       if (bucket == 0) [[unlikely]] {
         ready_.push_back(e);
       } else {
-        append(chains_[bucket], e);
+        append(bucket, e);
       }
     }
     Block* next = source->next;

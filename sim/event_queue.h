@@ -1,6 +1,12 @@
 // The pending-event set of the kernel: a radix heap keyed by virtual time, which only works because
 // simulated time never goes backwards, and beats a binary heap at 10^5-10^6 pending events. Events at
 // equal times pop in insertion (FIFO) order: ties are broken by a sequence number.
+//
+// The heap's digits are four bits wide: an event's bucket is the highest hexadecimal digit in which its
+// time differs from the last popped time, and that digit's value (16 levels x 15 values). A refill
+// empties the lowest non-empty bucket into lower ones, so an event moves at most 16 times before it
+// pops, where one-bit buckets moved an event a few milliseconds ahead once per bit. A bitmap of
+// non-empty buckets finds the lowest one.
 #pragma once
 
 #include <array>
@@ -47,7 +53,7 @@ class EventQueue {
   // empties a bucket into lower ones, and with vectors every bucket would keep (and first grow, by
   // copying, into freshly faulted pages) its own peak capacity. Blocks are recycled while still warm,
   // so memory follows the number of pending events.
-  static constexpr size_t kBlockEvents = 100;  // a block is about 4 KiB
+  static constexpr size_t kBlockEvents = 25;  // a block is about 1 KiB
   struct Block {
     Block* next = nullptr;
     Event events[kBlockEvents];
@@ -61,14 +67,23 @@ class EventQueue {
     Event* limit = nullptr;
     size_t count(const Block* b) const { return b == tail ? static_cast<size_t>(end - b->events) : kBlockEvents; }
   };
-  static constexpr int kBuckets = 65;
+  // Bucket 0 is ready_; bucket 1 + 16 * level + digit holds the events whose highest hexadecimal digit
+  // differing from `last` is `level`, where their digit is `digit` (always above last's digit there).
+  static constexpr int kBuckets = 1 + 16 * 16;
   static int bucket_of(uint64_t key, uint64_t last) {
-    return key == last ? 0 : 64 - std::countl_zero(key ^ last);
+    if (key == last) return 0;
+    const int level = (63 - std::countl_zero(key ^ last)) >> 2;
+    return 1 + (level << 4) + static_cast<int>((key >> (level << 2)) & 15);
   }
-  void append(Chain& chain, const Event& e) {
-    if (chain.end == chain.limit) [[unlikely]] add_block(chain);
+  void append(int bucket, const Event& e) {
+    Chain& chain = chains_[bucket];
+    if (chain.end == chain.limit) [[unlikely]] {
+      if (chain.tail == nullptr) nonempty_[bucket >> 6] |= uint64_t{1} << (bucket & 63);
+      add_block(chain);
+    }
     *chain.end++ = e;
   }
+  int lowest_nonempty() const;
   void add_block(Chain& chain);
   Block* new_block();
   void release_block(Block* block);
@@ -77,6 +92,7 @@ class EventQueue {
 
   std::vector<Event> ready_;                // bucket 0: events at time last_, consumed from the front
   std::array<Chain, kBuckets> chains_;      // index 0 unused
+  std::array<uint64_t, (kBuckets + 63) / 64> nonempty_{};  // bit b: chains_[b] holds events
   Block* free_blocks_ = nullptr;
   std::vector<std::unique_ptr<Block>> blocks_;  // owns every block, free or in a chain
   uint64_t last_ = 0;          // time of the last popped event (the radix heap's reference)
