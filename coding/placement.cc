@@ -177,6 +177,28 @@ uint64_t Placement::score(uint64_t key_hash, uint64_t node_hash, uint32_t alive_
   return ordered_bits(std::log(u) / nodes_[alive_positions_[alive_index]].weight);
 }
 
+namespace {
+
+// Equal weights: every alive node's score for one key, in a loop of its own so that it vectorises. It
+// is most of a placement's work (a thousand hashes per write), so on x86-64 it is also built for
+// AVX-512, which multiplies 64-bit lanes in one instruction (the machine picks the version it can run;
+// without AVX-512 a vector 64-bit multiply costs more than scalar ones, so the default stays scalar).
+// Blocks of eight with a fixed inner count vectorise at -O2 without a remainder loop of their own.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+[[gnu::target_clones("arch=x86-64-v4", "default")]]
+#endif
+void uniform_scores(uint64_t key_hash, const uint64_t* __restrict node_hash, uint64_t* __restrict out, uint32_t n) {
+  size_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const uint64_t* const in = node_hash + j;
+    uint64_t* const to = out + j;
+    for (size_t k = 0; k < 8; ++k) to[k] = mix64(key_hash ^ in[k]) >> 11;
+  }
+  for (; j < n; ++j) out[j] = mix64(key_hash ^ node_hash[j]) >> 11;
+}
+
+}  // namespace
+
 // A prefix of the ranking of all alive nodes, best first: the nodes scoring at least `floor`, or when
 // there are more than 2 x keep_count of those, the best keep_count to 2 x keep_count of them. Each node
 // is appended and kept only if its score reaches the threshold (a store and an add, no branch the hash
@@ -194,8 +216,14 @@ std::span<const Placement::Ranked> Placement::rank_best(uint64_t key_hash, uint3
   const uint32_t alive_count = alive_count_;
   size_t kept_count = 0;
   uint64_t threshold = floor;
+  const uint64_t* scores = nullptr;
+  if constexpr (kUniformWeights) {
+    if (scratch.scores.size() < alive_count) scratch.scores.resize(alive_count);
+    uniform_scores(key_hash, node_hash, scratch.scores.data(), alive_count);
+    scores = scratch.scores.data();
+  }
   for (uint32_t j = 0; j < alive_count; ++j) {
-    const uint64_t score = this->score<kUniformWeights>(key_hash, node_hash[j], j);
+    const uint64_t score = kUniformWeights ? scores[j] : this->score<false>(key_hash, node_hash[j], j);
     kept[kept_count] = {score, j, node_domain[j]};
     kept_count += score >= threshold ? 1 : 0;
     if (kept_count == capacity) {

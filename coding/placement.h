@@ -87,6 +87,7 @@ class Placement {
   // Buffers reused across calls (one per thread): placement runs once per write over every node.
   struct Scratch {
     std::vector<Ranked> ranked;
+    std::vector<uint64_t> scores;  // by alive index (equal weights)
     std::vector<uint32_t> bucket_starts;
     // While selecting: chosen nodes per rack and per site, and whether a position is chosen. All zero
     // between calls (select resets what it set).
