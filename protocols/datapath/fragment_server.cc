@@ -359,9 +359,10 @@ void FragmentServer::open_log() {
   if (seal) ++open_log_;
   log_open_ = true;
   open_log_bytes_ = 0;
+  open_log_name_ = fragment_log_file(open_log_);
   logs_[open_log_];
   // Whatever an earlier incarnation left under this name is not in the manifest: start empty.
-  runtime_.disk_remove(fragment_log_file(open_log_), make_tag(kTagRemove, 0));
+  runtime_.disk_remove(open_log_name_, make_tag(kTagRemove, 0));
   if (seal) tend_log(sealed);
 }
 
@@ -393,7 +394,7 @@ void FragmentServer::tend_log(uint32_t log) {
 void FragmentServer::begin_store(Store store) {
   store.location = allocate(store.data.size);
   const FragmentLocation location = store.location;
-  batch_writes_.push_back(DiskStep::write(fragment_log_file(location.log), location.offset, std::move(store.data)));
+  batch_writes_.push_back(DiskStep::write(log_name(location.log), location.offset, std::move(store.data)));
   store.manifest_batch = append_manifest(kManifestAdd, store.key, location);
   stores_.push_back(std::move(store));
   flush_manifest();
@@ -416,7 +417,7 @@ void FragmentServer::flush_manifest() {
   batch_writes_.clear();
   // skip_fsync (deliberate bug): acknowledge once everything reached the cache, never sync.
   if (!skip_fsync_) {
-    for (uint32_t log : unsynced_logs_) steps.push_back(DiskStep::sync(fragment_log_file(log)));
+    for (uint32_t log : unsynced_logs_) steps.push_back(DiskStep::sync(log_name(log)));
   }
   unsynced_logs_.clear();
   Payload entries = Payload::real(std::move(manifest_pending_));  // shared with the disk, not copied
@@ -538,7 +539,7 @@ void FragmentServer::read_fragment(const Key& key, const FragmentLocation& locat
   fetch.key = key;
   fetch.location = location;
   fetches_.emplace(id, std::move(fetch));
-  runtime_.disk_read(fragment_log_file(location.log), location.offset + offset, length, make_tag(kTagFetchRead, id));
+  runtime_.disk_read(log_name(location.log), location.offset + offset, length, make_tag(kTagFetchRead, id));
 }
 
 StatusCode FragmentServer::check_whole(const Key& key, uint64_t size, const Payload& data) const {

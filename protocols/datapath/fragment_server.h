@@ -159,6 +159,9 @@ class FragmentServer final : public Role {
   // sealed ones (removal once dead, cleaning once mostly dead).
   FragmentLocation allocate(uint64_t size);
   void open_log();
+  std::string log_name(uint32_t log) const {
+    return log_open_ && log == open_log_ ? open_log_name_ : fragment_log_file(log);
+  }
   void add_live(const FragmentLocation& location);
   void remove_live(const FragmentLocation& location);
   void tend_log(uint32_t log);
@@ -218,6 +221,7 @@ class FragmentServer final : public Role {
   bool manifest_flush_in_flight_ = false;
   bool cleaning_ = false;                // the cleaner is at work (on cleaning_log_)
   uint32_t open_log_ = 0;                // appends go here
+  std::string open_log_name_;            // its file name: every store and most reads name it
   uint64_t open_log_bytes_ = 0;          // its length so far
   uint64_t manifest_bytes_ = 0;          // where the next batch is appended
   uint64_t manifest_next_batch_ = 1;
