@@ -164,6 +164,7 @@ struct CommitReply final : Message {
   MessageType type() const override { return types::kCommitReply; }
   const char* name() const override { return "datapath.CommitReply"; }
   void encode(WireWriter& out) const override;
+  uint64_t encoded_size() const override { return 8 + 1 + 8 + 4; }
 };
 
 // The current records of a file overlapping an extent. The reply pins them: none of them is
@@ -175,6 +176,7 @@ struct QueryRange final : Message {
   MessageType type() const override { return types::kQueryRange; }
   const char* name() const override { return "datapath.QueryRange"; }
   void encode(WireWriter& out) const override;
+  uint64_t encoded_size() const override { return 8 + 8 + 8 + 8; }
 };
 
 struct QueryReply final : Message {
@@ -195,6 +197,7 @@ struct ReleasePin final : Message {
   MessageType type() const override { return types::kReleasePin; }
   const char* name() const override { return "datapath.ReleasePin"; }
   void encode(WireWriter& out) const override;
+  uint64_t encoded_size() const override { return 8 + 8; }
 };
 
 // One change to a shard's catalog, as the primary replicates it to the backups in log order.
@@ -239,6 +242,7 @@ struct ReplicateAck final : Message {
   MessageType type() const override { return types::kReplicateAck; }
   const char* name() const override { return "datapath.ReplicateAck"; }
   void encode(WireWriter& out) const override;
+  uint64_t encoded_size() const override { return 8 + 8 + 8 + 1; }
 };
 
 // A new primary asks each replica for the log entries it has after `from_index`.
@@ -249,6 +253,7 @@ struct SyncRequest final : Message {
   MessageType type() const override { return types::kSyncRequest; }
   const char* name() const override { return "datapath.SyncRequest"; }
   void encode(WireWriter& out) const override;
+  uint64_t encoded_size() const override { return 8 + 8 + 8; }
 };
 
 struct SyncReply final : Message {
@@ -276,6 +281,7 @@ struct UpdateFragment final : Message {
   MessageType type() const override { return types::kUpdateFragment; }
   const char* name() const override { return "datapath.UpdateFragment"; }
   void encode(WireWriter& out) const override;
+  uint64_t encoded_size() const override { return 8 + 16 + 4 + 4 + 4; }
 };
 
 // Orphan collection: a fragment server holding fragments of `records` (each with its file; every file
