@@ -66,10 +66,19 @@ uint64_t LoadTracker::bytes(uint32_t node_id) const {
 
 Result<Placement> Placement::create(std::vector<PlacementNode> nodes) {
   Placement p;
-  std::unordered_set<uint32_t> ids;
+  // (id, position) sorted: position() searches it, and equal neighbours are repeated ids. Built without
+  // a node per id: every membership change on every node builds a placement (a thousand at start-up).
+  p.by_id_.resize(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) p.by_id_[i] = {nodes[i].id, static_cast<uint32_t>(i)};
+  std::sort(p.by_id_.begin(), p.by_id_.end());
+  size_t first_repeat = nodes.size();  // the earliest position whose id came before
+  for (size_t k = 1; k < p.by_id_.size(); ++k) {
+    if (p.by_id_[k].first == p.by_id_[k - 1].first) first_repeat = std::min<size_t>(first_repeat, p.by_id_[k].second);
+  }
   std::vector<uint32_t> racks, sites;
-  for (const PlacementNode& n : nodes) {
-    if (!ids.insert(n.id).second) return Status(StatusCode::kInvalidArgument, "duplicate node id " + std::to_string(n.id));
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const PlacementNode& n = nodes[i];
+    if (i == first_repeat) return Status(StatusCode::kInvalidArgument, "duplicate node id " + std::to_string(n.id));
     if (!(n.weight > 0) || !std::isfinite(n.weight)) {
       return Status(StatusCode::kInvalidArgument, "node " + std::to_string(n.id) + " has a weight that is not positive");
     }
@@ -81,11 +90,10 @@ Result<Placement> Placement::create(std::vector<PlacementNode> nodes) {
   p.site_index_ = densify(sites);
   for (uint32_t r : p.rack_index_) p.rack_numbers_ = std::max(p.rack_numbers_, r + 1);
   for (uint32_t x : p.site_index_) p.site_numbers_ = std::max(p.site_numbers_, x + 1);
-  std::unordered_set<uint32_t> alive_racks, alive_sites;
+  std::vector<uint8_t> alive_racks(p.rack_numbers_, 0), alive_sites(p.site_numbers_, 0);
   std::map<Domain, uint32_t> domain_numbers;
   for (size_t i = 0; i < p.nodes_.size(); ++i) {
     const PlacementNode& n = p.nodes_[i];
-    p.position_.emplace(n.id, static_cast<uint32_t>(i));
     if (n.weight != p.nodes_.front().weight) p.uniform_weights_ = false;
     if (!n.alive) continue;
     ++p.alive_count_;
@@ -96,17 +104,17 @@ Result<Placement> Placement::create(std::vector<PlacementNode> nodes) {
     if (added) p.domains_.push_back(domain);
     p.alive_domain_.push_back(at->second);
     p.alive_weight_ += n.weight;
-    alive_racks.insert(p.rack_index_[i]);
-    alive_sites.insert(p.site_index_[i]);
+    alive_racks[p.rack_index_[i]] = 1;
+    alive_sites[p.site_index_[i]] = 1;
   }
-  p.racks_alive_ = static_cast<uint32_t>(alive_racks.size());
-  p.sites_alive_ = static_cast<uint32_t>(alive_sites.size());
+  p.racks_alive_ = static_cast<uint32_t>(std::count(alive_racks.begin(), alive_racks.end(), 1));
+  p.sites_alive_ = static_cast<uint32_t>(std::count(alive_sites.begin(), alive_sites.end(), 1));
   return p;
 }
 
 int32_t Placement::position(uint32_t node_id) const {
-  auto found = position_.find(node_id);
-  return found == position_.end() ? -1 : static_cast<int32_t>(found->second);
+  auto found = std::lower_bound(by_id_.begin(), by_id_.end(), std::pair<uint32_t, uint32_t>{node_id, 0});
+  return found == by_id_.end() || found->first != node_id ? -1 : static_cast<int32_t>(found->second);
 }
 
 Result<std::vector<uint32_t>> Placement::place_record(const RecordId& record, uint32_t count, const PlacementOptions& options,

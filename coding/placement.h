@@ -8,7 +8,6 @@
 
 #include <cstdint>
 #include <span>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -104,7 +103,7 @@ class Placement {
   bool select(std::span<const Ranked> ranked, uint32_t count, const PlacementOptions& options, const LoadTracker* load,
               uint64_t fragment_bytes, std::vector<uint32_t>& chosen, bool partial, Scratch& scratch) const;
   std::vector<PlacementNode> nodes_;
-  std::unordered_map<uint32_t, uint32_t> position_;
+  std::vector<std::pair<uint32_t, uint32_t>> by_id_;  // (node id, position in nodes_), ascending
   std::vector<uint32_t> alive_positions_;  // positions of the alive nodes, ascending
   std::vector<uint64_t> alive_hash_;       // their node hashes, in the same order (the scoring loop reads both)
   std::vector<uint32_t> alive_domain_;     // their domains (indexes into domains_), in the same order

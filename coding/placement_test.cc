@@ -66,6 +66,31 @@ TEST(Placement, DistinctAliveNodesInDistinctRacksAndBalancedSites) {
   }
 }
 
+TEST(Placement, RejectsRepeatedIdsAndBadWeightsInNodeOrderAndFindsPositions) {
+  // Ids out of order and sparse: position() finds each by id, and an absent id is -1.
+  std::vector<PlacementNode> nodes = {{40, 0, 0}, {7, 1, 0}, {1000, 2, 0}, {3, 0, 0}};
+  const Placement p = make(nodes);
+  EXPECT_EQ(p.position(40), 0);
+  EXPECT_EQ(p.position(7), 1);
+  EXPECT_EQ(p.position(1000), 2);
+  EXPECT_EQ(p.position(3), 3);
+  EXPECT_EQ(p.position(8), -1);
+  EXPECT_EQ(p.position(2000), -1);
+  // The first problem in node order is the one reported.
+  auto repeated = nodes;
+  repeated.push_back({7, 1, 0});
+  repeated.push_back({9, 1, 0, 0.0});
+  auto r = Placement::create(repeated);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().message(), "duplicate node id 7");
+  auto weight_first = nodes;
+  weight_first.push_back({9, 1, 0, -1.0});
+  weight_first.push_back({40, 1, 0});
+  r = Placement::create(weight_first);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().message(), "node 9 has a weight that is not positive");
+}
+
 TEST(Placement, FewerRacksThanFragmentsSpreadsEvenly) {
   Placement p = make(topology(1, 4, 8));  // 4 racks, 12 fragments: exactly 3 per rack
   const auto info = by_id(p);
