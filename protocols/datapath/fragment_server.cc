@@ -394,6 +394,7 @@ void FragmentServer::tend_log(uint32_t log) {
 void FragmentServer::begin_store(Store store) {
   store.location = allocate(store.data.size);
   const FragmentLocation location = store.location;
+  if (batch_writes_.capacity() == 0) batch_writes_.reserve(8);  // a new batch: room for a typical one at once
   batch_writes_.push_back(DiskStep::write(log_name(location.log), location.offset, std::move(store.data)));
   store.manifest_batch = append_manifest(kManifestAdd, store.key, location);
   stores_.push_back(std::move(store));
