@@ -174,14 +174,17 @@ void sort_uniform(std::span<const Ranked> kept, std::span<Ranked> out, std::vect
 
 }  // namespace
 
-template <bool kUniformWeights>
-uint64_t Placement::score(uint64_t key_hash, uint64_t node_hash, uint32_t alive_index) const {
-  // u in (0, 1) from the hash; weighted rendezvous ranks by ln(u) / weight. With equal weights the
-  // 53-bit hash itself ranks the same as u (u is an increasing function of it, exactly representable),
-  // so the common case needs no floating-point work at all.
-  const uint64_t bits = mix64(key_hash ^ node_hash) >> 11;
-  if constexpr (kUniformWeights) return bits;
-  const double u = (double(bits) + 0.5) * 0x1.0p-53;
+namespace {
+
+// The 53-bit rendezvous hash of (key, node). With equal weights it is the score itself: it ranks the same
+// as u (below), an increasing function of it, so the common case needs no floating-point work at all.
+inline uint64_t hash_bits(uint64_t key_hash, uint64_t node_hash) { return mix64(key_hash ^ node_hash) >> 11; }
+
+}  // namespace
+
+uint64_t Placement::weighted_score(uint64_t key_hash, uint64_t node_hash, uint32_t alive_index) const {
+  // u in (0, 1) from the hash; weighted rendezvous ranks by ln(u) / weight.
+  const double u = (double(hash_bits(key_hash, node_hash)) + 0.5) * 0x1.0p-53;
   return ordered_bits(std::log(u) / nodes_[alive_positions_[alive_index]].weight);
 }
 
@@ -200,9 +203,9 @@ void uniform_scores(uint64_t key_hash, const uint64_t* __restrict node_hash, uin
   for (; j + 8 <= n; j += 8) {
     const uint64_t* const in = node_hash + j;
     uint64_t* const to = out + j;
-    for (size_t k = 0; k < 8; ++k) to[k] = mix64(key_hash ^ in[k]) >> 11;
+    for (size_t k = 0; k < 8; ++k) to[k] = hash_bits(key_hash, in[k]);
   }
-  for (; j < n; ++j) out[j] = mix64(key_hash ^ node_hash[j]) >> 11;
+  for (; j < n; ++j) out[j] = hash_bits(key_hash, node_hash[j]);
 }
 
 }  // namespace
@@ -231,7 +234,7 @@ std::span<const Placement::Ranked> Placement::rank_best(uint64_t key_hash, uint3
     scores = scratch.scores.data();
   }
   for (uint32_t j = 0; j < alive_count; ++j) {
-    const uint64_t score = kUniformWeights ? scores[j] : this->score<false>(key_hash, node_hash[j], j);
+    const uint64_t score = kUniformWeights ? scores[j] : weighted_score(key_hash, node_hash[j], j);
     kept[kept_count] = {score, j, node_domain[j]};
     kept_count += score >= threshold ? 1 : 0;
     if (kept_count == capacity) {

@@ -95,8 +95,7 @@ class Placement {
   };
   Result<std::vector<uint32_t>> place(uint64_t key_hash, uint32_t count, const PlacementOptions& options,
                                       const LoadTracker* load, uint64_t fragment_bytes) const;
-  template <bool kUniformWeights>
-  uint64_t score(uint64_t key_hash, uint64_t node_hash, uint32_t alive_index) const;
+  uint64_t weighted_score(uint64_t key_hash, uint64_t node_hash, uint32_t alive_index) const;
   template <bool kUniformWeights>
   std::span<const Ranked> rank_best(uint64_t key_hash, uint32_t keep_count, uint64_t floor, Scratch& scratch) const;
   std::span<const Ranked> rank(uint64_t key_hash, uint32_t keep_count, Scratch& scratch) const;
