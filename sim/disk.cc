@@ -10,7 +10,13 @@
 namespace pbfs::sim {
 
 Disk::Disk(Kernel& kernel, const DiskProfile& profile, uint64_t stream_id)
-    : kernel_(kernel), profile_(profile), stream_id_(stream_id) {}
+    : kernel_(kernel),
+      service_{profile.read_latency_ns,          profile.write_latency_ns,          profile.sync_latency_ns,
+               profile.read_bandwidth_bytes_per_s, profile.write_bandwidth_bytes_per_s, profile.capacity_bytes},
+      torn_write_probability_(profile.torn_write_probability),
+      stream_id_(stream_id) {
+  static_assert(sizeof(Service) + 2 * sizeof(uint64_t) == 64, "the service numbers and two counters fill a line");
+}
 
 Rng& Disk::rng() {
   if (!rng_) rng_ = std::make_unique<Rng>(derive_stream(kernel_.seed(), kStreamDisk, stream_id_));
@@ -95,10 +101,10 @@ DiskOpId Disk::chain(TimeNs submit_ns, std::vector<DiskStep> steps, uint64_t tag
     Entry* e = nullptr;
     const std::string* name = nullptr;
     if (step.kind == DiskOpKind::kWrite) {
-      end = reserve(submit_ns, profile_.write_latency_ns);
+      end = reserve(submit_ns, service_.write_latency_ns);
       if (failed_) {
         status = Status(StatusCode::kIoError, "disk failed");
-      } else if (full_ || used_bytes() + step.data.size > profile_.capacity_bytes) {
+      } else if (full_ || used_bytes() + step.data.size > service_.capacity_bytes) {
         status = Status(StatusCode::kNoSpace, "disk full writing " + step.file);
       } else {
         // The write reaches the cache when it completes (reads issued later see it). The entry stays
@@ -117,8 +123,8 @@ DiskOpId Disk::chain(TimeNs submit_ns, std::vector<DiskStep> steps, uint64_t tag
         e->dirty_bytes = 0;
         ++e->in_flight;
       }
-      end = reserve(submit_ns, profile_.sync_latency_ns +
-                                   static_cast<TimeNs>(static_cast<double>(dirty) * 1e9 / profile_.write_bandwidth_bytes_per_s));
+      end = reserve(submit_ns, service_.sync_latency_ns +
+                                   static_cast<TimeNs>(static_cast<double>(dirty) * 1e9 / service_.write_bandwidth_bytes_per_s));
       if (failed_) status = Status(StatusCode::kIoError, "disk failed");
     }
     c.completion.kind = step.kind;
@@ -223,8 +229,8 @@ Payload Disk::read_now(const std::string& file, uint64_t offset, uint64_t length
 DiskOpId Disk::read(TimeNs submit_ns, const std::string& file, uint64_t offset, uint64_t length, uint64_t tag,
                     Callback done) {
   const DiskOpId id = next_op_++;
-  const TimeNs service = profile_.read_latency_ns +
-                         static_cast<TimeNs>(static_cast<double>(length) * 1e9 / profile_.read_bandwidth_bytes_per_s);
+  const TimeNs service = service_.read_latency_ns +
+                         static_cast<TimeNs>(static_cast<double>(length) * 1e9 / service_.read_bandwidth_bytes_per_s);
   const TimeNs end = reserve(submit_ns, service);
   chains_.push_back(Chain{id, {}, 0, DiskCompletion{id, DiskOpKind::kRead, tag, Status(), file, offset, Payload{}},
                           std::move(done), length});
@@ -234,7 +240,7 @@ DiskOpId Disk::read(TimeNs submit_ns, const std::string& file, uint64_t offset, 
 
 DiskOpId Disk::remove(TimeNs submit_ns, const std::string& file, uint64_t tag, Callback done) {
   const DiskOpId id = next_op_++;
-  const TimeNs end = reserve(submit_ns, profile_.write_latency_ns);
+  const TimeNs end = reserve(submit_ns, service_.write_latency_ns);
   DiskCompletion c{id, DiskOpKind::kRemove, tag, Status(), file, 0, Payload{}};
   if (failed_) {
     c.status = Status(StatusCode::kIoError, "disk failed");
@@ -270,7 +276,7 @@ void Disk::crash() {
   std::sort(cached.begin(), cached.end(), [](const auto& a, const auto& b) { return a.first->order < b.first->order; });
   boost::random::uniform_01<double> uniform;
   for (const auto& [w, e] : cached) {
-    if (profile_.torn_write_probability <= 0 || uniform(rng()) >= profile_.torn_write_probability) continue;
+    if (torn_write_probability_ <= 0 || uniform(rng()) >= torn_write_probability_) continue;
     // A torn write: a prefix of whole 512-byte sectors reached the media.
     const uint64_t sectors = w->data.size / 512;
     if (sectors == 0) continue;

@@ -20,7 +20,7 @@
 
 namespace pbfs::sim {
 
-class Disk {
+class alignas(64) Disk {
  public:
   using Callback = std::function<void(const DiskCompletion&)>;
 
@@ -69,12 +69,13 @@ class Disk {
   };
   // Everything the disk holds for one name. A fragment server keeps thousands of files, so the table is
   // hashed and each file carries its own cache, making reads and syncs independent of other files.
+  // What a chain counts comes first, in the same line as the name it is found by (the map node's key).
   struct Entry {
-    File durable;
-    bool exists = false;                // durable content exists (a sync or a torn write created it)
-    std::vector<PendingWrite> pending;  // completed but unsynced writes, oldest first
-    uint64_t dirty_bytes = 0;           // bytes written (queued or cached) since the last sync
     uint32_t in_flight = 0;             // writes and syncs queued: they hold a pointer to this entry
+    bool exists = false;                // durable content exists (a sync or a torn write created it)
+    uint64_t dirty_bytes = 0;           // bytes written (queued or cached) since the last sync
+    std::vector<PendingWrite> pending;  // completed but unsynced writes, oldest first
+    File durable;
   };
   // A chain's accepted step. A write holds its entry (in_flight) until applied; a sync of a file with
   // nothing written has none.
@@ -115,26 +116,32 @@ class Disk {
   // Durable files in name order, so choices that walk them (bit rot) do not depend on hashing.
   std::vector<File*> durable_in_name_order();
 
-  // Ordered by what an operation touches: the disk's counters and state first (one cache line), the
-  // remembered entries, the queue, then the profile's numbers; what is read rarely comes last.
+  // Ordered by what an operation touches, a cache line each: the disk's counters and state; the
+  // profile's service numbers; the remembered entries; the queue. What is read rarely comes last.
   Kernel& kernel_;
   uint64_t next_op_ = 1;
-  uint64_t next_write_order_ = 0;
   TimeNs busy_until_ns_ = 0;
   TimeNs busy_ns_ = 0;
+  double slow_factor_ = 1.0;
   uint64_t durable_bytes_ = 0;  // sum of durable file sizes
   uint64_t queued_bytes_ = 0;   // bytes of accepted writes not yet made durable or dropped
-  double slow_factor_ = 1.0;
-  uint64_t epoch_ = 0;  // bumped by crash/fail: completions of older operations are abandoned
   bool full_ = false;
   bool failed_ = false;
+  struct Service {  // the profile's service numbers
+    TimeNs read_latency_ns, write_latency_ns, sync_latency_ns;
+    double read_bandwidth_bytes_per_s, write_bandwidth_bytes_per_s;
+    uint64_t capacity_bytes;
+  };
+  alignas(64) Service service_;
+  uint64_t next_write_order_ = 0;
+  uint64_t epoch_ = 0;  // bumped by crash/fail: completions of older operations are abandoned
   struct Recent {
     const std::string* name = nullptr;  // the entry's key
     Entry* entry = nullptr;
   };
-  std::array<Recent, 4> recent_{};  // cleared whenever an entry is erased
+  alignas(64) std::array<Recent, 4> recent_{};  // cleared whenever an entry is erased
   std::deque<Chain> chains_;
-  DiskProfile profile_;
+  double torn_write_probability_;
   std::unordered_map<std::string, Entry> files_;
   Rng& rng();
   uint64_t stream_id_;
