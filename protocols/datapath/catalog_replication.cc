@@ -300,9 +300,12 @@ void Catalog::on_replicate(const Envelope& from, const Replicate& m) {
   const bool wrote = s.last_index != last_before || s.persisted_index != persisted_before || s.sync_in_flight;
   if (wrote) {
     s.ack_after_sync = true;  // persist before acknowledging
-  } else {
+  } else if (!m.entries.empty()) {
     send_ack(s, from.from, StatusCode::kOk, std::min(s.verified_index, s.persisted_index));
   }
+  // A message without entries (the commit index, a heartbeat) that matched is not acknowledged: it
+  // changed nothing the primary counts, entries lost on the way are re-sent after replicate_timeout,
+  // and a learner's catch-up is checked at every tick.
 }
 
 // ---------------------------------------------------------------------------------------------------
