@@ -16,6 +16,7 @@ Disk::Disk(Kernel& kernel, const DiskProfile& profile, uint64_t stream_id)
       torn_write_probability_(profile.torn_write_probability),
       stream_id_(stream_id) {
   static_assert(sizeof(Service) + 2 * sizeof(uint64_t) == 64, "the service numbers and two counters fill a line");
+  static_assert(sizeof(Chain) == 128, "a chain in flight fills two cache lines");
 }
 
 Rng& Disk::rng() {
@@ -92,20 +93,20 @@ DiskOpId Disk::sync(TimeNs submit_ns, const std::string& file, uint64_t tag, Cal
 
 DiskOpId Disk::chain(TimeNs submit_ns, std::vector<DiskStep> steps, uint64_t tag, Callback done) {
   const DiskOpId id = next_op_++;
-  Chain c{id, {}, 0, DiskCompletion{id, DiskOpKind::kSync, tag, Status(), std::string(), 0, Payload{}}, std::move(done)};
+  Chain c{id, {}, 0, DiskOpKind::kSync, StatusCode::kOk, tag, 0, 0, std::string(), std::move(done)};
   c.steps.reserve(steps.size());
   TimeNs end = std::max(submit_ns, kernel_.now_ns());
   std::string* last_file = nullptr;
   for (DiskStep& step : steps) {
-    Status status;
+    StatusCode refused = StatusCode::kOk;
     Entry* e = nullptr;
     const std::string* name = nullptr;
     if (step.kind == DiskOpKind::kWrite) {
       end = reserve(submit_ns, service_.write_latency_ns);
       if (failed_) {
-        status = Status(StatusCode::kIoError, "disk failed");
+        refused = StatusCode::kIoError;
       } else if (full_ || used_bytes() + step.data.size > service_.capacity_bytes) {
-        status = Status(StatusCode::kNoSpace, "disk full writing " + step.file);
+        refused = StatusCode::kNoSpace;
       } else {
         // The write reaches the cache when it completes (reads issued later see it). The entry stays
         // (in_flight) until then, so landing needs no lookup.
@@ -125,18 +126,18 @@ DiskOpId Disk::chain(TimeNs submit_ns, std::vector<DiskStep> steps, uint64_t tag
       }
       end = reserve(submit_ns, service_.sync_latency_ns +
                                    static_cast<TimeNs>(static_cast<double>(dirty) * 1e9 / service_.write_bandwidth_bytes_per_s));
-      if (failed_) status = Status(StatusCode::kIoError, "disk failed");
+      if (failed_) refused = StatusCode::kIoError;
     }
-    c.completion.kind = step.kind;
-    c.completion.offset = step.offset;
+    c.kind = step.kind;
+    c.offset = step.offset;
     last_file = &step.file;
-    if (!status.is_ok()) {
-      c.completion.status = std::move(status);
+    if (refused != StatusCode::kOk) {
+      c.refused = refused;
       break;
     }
     c.steps.push_back(Step{step.kind, e, name, step.offset, std::move(step.data), end});
   }
-  if (last_file != nullptr) c.completion.file = std::move(*last_file);
+  if (last_file != nullptr) c.file = std::move(*last_file);
   chains_.push_back(std::move(c));
   kernel_.at(end, &Disk::chain_event, this, id);
   return id;
@@ -148,15 +149,18 @@ void Disk::chain_event(void* disk, uint64_t id) {
   Chain c = std::move(self->chains_.front());
   self->chains_.pop_front();
   for (; c.applied < c.steps.size(); ++c.applied) self->apply_step(c.steps[c.applied]);
-  if (c.completion.kind == DiskOpKind::kRead) {
+  DiskCompletion done{c.id, c.kind, c.tag, Status(), std::move(c.file), c.offset, Payload{}};
+  if (c.refused == StatusCode::kIoError) done.status = Status(StatusCode::kIoError, "disk failed");
+  if (c.refused == StatusCode::kNoSpace) done.status = Status(StatusCode::kNoSpace, "disk full writing " + done.file);
+  if (c.kind == DiskOpKind::kRead) {
     // The content is taken at completion time, so writes that complete before it are seen.
     if (self->failed_) {
-      c.completion.status = Status(StatusCode::kIoError, "disk failed");
+      done.status = Status(StatusCode::kIoError, "disk failed");
     } else {
-      c.completion.data = self->read_now(c.completion.file, c.completion.offset, c.read_length, c.completion.status);
+      done.data = self->read_now(done.file, done.offset, c.read_length, done.status);
     }
   }
-  c.done(c.completion);
+  c.done(done);
 }
 
 void Disk::apply_step(Step& step) {
@@ -232,8 +236,7 @@ DiskOpId Disk::read(TimeNs submit_ns, const std::string& file, uint64_t offset, 
   const TimeNs service = service_.read_latency_ns +
                          static_cast<TimeNs>(static_cast<double>(length) * 1e9 / service_.read_bandwidth_bytes_per_s);
   const TimeNs end = reserve(submit_ns, service);
-  chains_.push_back(Chain{id, {}, 0, DiskCompletion{id, DiskOpKind::kRead, tag, Status(), file, offset, Payload{}},
-                          std::move(done), length});
+  chains_.push_back(Chain{id, {}, 0, DiskOpKind::kRead, StatusCode::kOk, tag, offset, length, file, std::move(done)});
   kernel_.at(end, &Disk::chain_event, this, id);
   return id;
 }

@@ -89,14 +89,19 @@ class alignas(64) Disk {
   };
   // A chain or a read in flight. The disk runs operations in order, so they finish in the order they
   // were queued: the front is always the next to complete. A read has no steps; it takes its content
-  // (completion.file from completion.offset, read_length bytes) when it completes.
+  // (`file` from `offset`, read_length bytes) when it completes. The completion handed to `done` is
+  // built then, so a chain fills two cache lines and a deque block holds four.
   struct Chain {
     DiskOpId id;
     std::vector<Step> steps;
-    size_t applied = 0;  // steps whose effects have landed
-    DiskCompletion completion;
-    Callback done;
+    uint32_t applied = 0;                 // steps whose effects have landed
+    DiskOpKind kind;                      // of the last step taken (a read: kRead)
+    StatusCode refused = StatusCode::kOk;  // the last step was refused: the chain stops there
+    uint64_t tag;
+    uint64_t offset;                      // of the last step taken
     uint64_t read_length = 0;
+    std::string file;                     // of the last step taken
+    Callback done;
   };
   static void chain_event(void* disk, uint64_t id);
   void apply_step(Step& step);
