@@ -336,10 +336,9 @@ void FragmentServer::on_store(const Envelope& from, const StoreFragment& m) {
   }
   Store store;
   store.key = Key{m.file_id, m.record_id, m.index};
-  store.data = m.data;
   store.reply_to = from;
   store.request_id = m.request_id;
-  begin_store(std::move(store));
+  begin_store(std::move(store), m.data);
 }
 
 // ---- log files ----
@@ -391,11 +390,11 @@ void FragmentServer::tend_log(uint32_t log) {
 
 // ---- store ----
 
-void FragmentServer::begin_store(Store store) {
-  store.location = allocate(store.data.size);
+void FragmentServer::begin_store(Store store, Payload data) {
+  store.location = allocate(data.size);
   const FragmentLocation location = store.location;
   if (batch_writes_.capacity() == 0) batch_writes_.reserve(8);  // a new batch: room for a typical one at once
-  batch_writes_.push_back(DiskStep::write(log_name(location.log), location.offset, std::move(store.data)));
+  batch_writes_.push_back(DiskStep::write(log_name(location.log), location.offset, std::move(data)));
   store.manifest_batch = append_manifest(kManifestAdd, store.key, location);
   stores_.push_back(std::move(store));
   flush_manifest();
@@ -712,10 +711,9 @@ void FragmentServer::cleaner_read_done(const Fetch& fetch, StatusCode status, co
   if (still_there && status == StatusCode::kOk) {
     Store store;
     store.key = fetch.key;
-    store.data = data;
     store.move = true;
     store.moved_from = fetch.location;
-    return begin_store(std::move(store));  // the read's slot passes to the move
+    return begin_store(std::move(store), data);  // the read's slot passes to the move
   }
   // A corrupt copy is not carried forward: it was reported to the catalog (which has it rebuilt) and is
   // dropped here, so the log can go.
@@ -1035,9 +1033,8 @@ void FragmentServer::rebuild_decode(uint64_t id, Rebuild& b) {
   b.timer = 0;
   Store store;
   store.key = Key{r.file_id, r.record_id, b.index};
-  store.data = std::move(stored);
   store.rebuild = id;
-  begin_store(std::move(store));
+  begin_store(std::move(store), std::move(stored));
 }
 
 void FragmentServer::rebuild_reply(uint64_t id, StatusCode status) {

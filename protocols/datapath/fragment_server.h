@@ -119,19 +119,20 @@ class FragmentServer final : public Role {
     uint32_t redirects = 0;
   };
   // Who waits for a store: a remote writer (StoreFragmentReply), a local rebuild (RebuildFragmentReply)
-  // or the cleaner (a fragment moved out of `moved_from`).
+  // or the cleaner (a fragment moved out of `moved_from`). Kept from its arrival until its batch is
+  // durable; its bytes go straight to the batch's disk chain, so four fit a deque block.
   struct Store {
     Key key;
-    Payload data;                 // the bytes to store, handed to the batch's disk chain
     FragmentLocation location;    // where it is being written
     Envelope reply_to;
     uint64_t request_id = 0;
     uint64_t rebuild = 0;         // non-zero: the rebuild this store finishes
-    bool move = false;            // the cleaner copies a live fragment forward
     FragmentLocation moved_from;
     uint64_t manifest_batch = 0;  // the batch that writes it and makes it durable and known
+    bool move = false;            // the cleaner copies a live fragment forward
     StatusCode status = StatusCode::kOk;
   };
+  static_assert(sizeof(Store) <= 128, "four stores to a deque block");
   struct Fetch {
     Key key;
     Envelope reply_to;
@@ -166,7 +167,7 @@ class FragmentServer final : public Role {
   void remove_live(const FragmentLocation& location);
   void tend_log(uint32_t log);
 
-  void begin_store(Store store);
+  void begin_store(Store store, Payload data);
   void finish_stores();
   void finish_store(Store& store);
   // Queues a manifest entry and returns the batch that will carry it.
