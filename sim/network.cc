@@ -28,6 +28,8 @@ struct MessageLogRow {
   uint8_t fate;
 };
 
+}  // namespace
+
 const TableSchema& message_log_schema() {
   static const TableSchema schema{
       "messages",
@@ -42,8 +44,6 @@ const TableSchema& message_log_schema() {
        PBFS_FIELD(MessageLogRow, fate, "0 delivered, 1 lost, 2 cut, 3 destination down, 4 duplicate")}};
   return schema;
 }
-
-}  // namespace
 
 Network::Network(World& world, const Scenario& scenario)
     : world_(world), kernel_(world.kernel()), rng_(derive_stream(scenario.seed, kStreamNetwork, 0)),

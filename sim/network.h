@@ -38,6 +38,9 @@ struct LinkKind {
   TimeNs cached_transmit_ns = 0;
 };
 
+// The `messages` table's rows (docs/trace-format.md); a reader finds each field by its name.
+const TableSchema& message_log_schema();
+
 // A rule a drop/duplicate/delay/reorder fault installs while it is active.
 struct MessageRule {
   uint64_t id = 0;
@@ -97,6 +100,7 @@ class Network {
     uint64_t rx_messages = 0;
   };
   const NodeTraffic& traffic(NodeId node) const { return node_links_[node].traffic; }
+  // Every message's fate as a row of the `messages` table (outputs.message_log), for traces and tests.
   void enable_message_log(bool on);
 
  private:

@@ -7,11 +7,14 @@
 #include <algorithm>
 #include <boost/random/mersenne_twister.hpp>
 #include <boost/random/uniform_int_distribution.hpp>
+#include <cstring>
 #include <map>
 #include <set>
+#include <string>
 #include <tuple>
 
 #include "protocols/datapath/catalog_sim_test_util.h"
+#include "sim/network.h"
 
 namespace pbfs::datapath {
 namespace {
@@ -72,6 +75,35 @@ TEST(CatalogReplication, ANewPrimaryTakesOverAfterTheLeaseAndHasEveryAcknowledge
   cluster.expect_replicas_agree();
   EXPECT_EQ(cluster.catalog(first)->store().records(), cluster.catalog(second)->store().records());
   EXPECT_FALSE(cluster.catalog(first)->serving(0));
+}
+
+// Backups acknowledge the entries they persist, not the commit index the primary sends alone after each
+// commit (it changes nothing the primary counts); they still apply what it tells them.
+TEST(CatalogReplication, BackupsAcknowledgeEntriesButNotACommitIndexSentAlone) {
+  CatalogCluster cluster(kNodes);
+  const NodeId primary = cluster.wait_for_primary();
+  ASSERT_EQ(cluster.commit_and_wait(primary, make_record(1, {1, 1}, 0, 10)).status, StatusCode::kOk);
+  cluster.run_for(50 * kMillisecond);  // everything about the first commit has settled
+  const TableSchema& schema = sim::message_log_schema();
+  size_t type_offset = 0;
+  for (const FieldDesc& f : schema.fields) {
+    if (std::string(f.name) == "type") type_offset = f.offset;
+  }
+  std::map<MessageType, uint32_t> sent;
+  cluster.world->observe_table(schema.name, [&](const void* row) {
+    uint16_t type = 0;
+    std::memcpy(&type, static_cast<const uint8_t*>(row) + type_offset, sizeof type);
+    ++sent[type];
+  });
+  cluster.world->network().enable_message_log(true);
+  ASSERT_EQ(cluster.commit_and_wait(primary, make_record(1, {1, 2}, 10, 10)).status, StatusCode::kOk);
+  cluster.run_for(50 * kMillisecond);  // below the primary's tick: nothing is re-sent
+  // Each backup got the entry and then the commit index alone, and acknowledged the entry only.
+  EXPECT_EQ(sent[types::kReplicate], 4u);
+  EXPECT_EQ(sent[types::kReplicateAck], 2u);
+  for (NodeId n : cluster.catalog(primary)->members(0)) {
+    EXPECT_EQ(cluster.catalog(n)->applied_index(0), cluster.catalog(primary)->applied_index(0)) << "replica " << n;
+  }
 }
 
 TEST(CatalogReplication, ARestartedBackupCatchesUpFromThePrimarysDisk) {
