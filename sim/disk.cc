@@ -8,6 +8,11 @@
 #include <tuple>
 
 namespace pbfs::sim {
+namespace {
+
+Status disk_failed() { return Status(StatusCode::kIoError, "disk failed"); }
+
+}  // namespace
 
 Disk::Disk(Kernel& kernel, const DiskProfile& profile, uint64_t stream_id)
     : kernel_(kernel),
@@ -150,12 +155,12 @@ void Disk::chain_event(void* disk, uint64_t id) {
   self->chains_.pop_front();
   for (; c.applied < c.steps.size(); ++c.applied) self->apply_step(c.steps[c.applied]);
   DiskCompletion done{c.id, c.kind, c.tag, Status(), std::move(c.file), c.offset, Payload{}};
-  if (c.refused == StatusCode::kIoError) done.status = Status(StatusCode::kIoError, "disk failed");
+  if (c.refused == StatusCode::kIoError) done.status = disk_failed();
   if (c.refused == StatusCode::kNoSpace) done.status = Status(StatusCode::kNoSpace, "disk full writing " + done.file);
   if (c.kind == DiskOpKind::kRead) {
     // The content is taken at completion time, so writes that complete before it are seen.
     if (self->failed_) {
-      done.status = Status(StatusCode::kIoError, "disk failed");
+      done.status = disk_failed();
     } else {
       done.data = self->read_now(done.file, done.offset, c.read_length, done.status);
     }
@@ -246,7 +251,7 @@ DiskOpId Disk::remove(TimeNs submit_ns, const std::string& file, uint64_t tag, C
   const TimeNs end = reserve(submit_ns, service_.write_latency_ns);
   DiskCompletion c{id, DiskOpKind::kRemove, tag, Status(), file, 0, Payload{}};
   if (failed_) {
-    c.status = Status(StatusCode::kIoError, "disk failed");
+    c.status = disk_failed();
   } else {
     // Removal is a metadata operation: durable once done (like unlink followed by a directory fsync).
     bool existed = false;
