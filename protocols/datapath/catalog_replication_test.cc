@@ -85,10 +85,11 @@ TEST(CatalogReplication, BackupsAcknowledgeEntriesButNotACommitIndexSentAlone) {
   ASSERT_EQ(cluster.commit_and_wait(primary, make_record(1, {1, 1}, 0, 10)).status, StatusCode::kOk);
   cluster.run_for(50 * kMillisecond);  // everything about the first commit has settled
   const TableSchema& schema = sim::message_log_schema();
-  size_t type_offset = 0;
-  for (const FieldDesc& f : schema.fields) {
-    if (std::string(f.name) == "type") type_offset = f.offset;
-  }
+  const auto type_field = std::find_if(schema.fields.begin(), schema.fields.end(),
+                                       [](const FieldDesc& f) { return std::string(f.name) == "type"; });
+  ASSERT_NE(type_field, schema.fields.end());
+  ASSERT_EQ(type_field->size, sizeof(uint16_t));
+  const size_t type_offset = type_field->offset;
   std::map<MessageType, uint32_t> sent;
   cluster.world->observe_table(schema.name, [&](const void* row) {
     uint16_t type = 0;
