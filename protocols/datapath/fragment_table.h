@@ -1,9 +1,11 @@
 // The fragments a fragment server holds, with a value each: one open-addressing hash table (linear
 // probing, power-of-two capacity, at most 3/4 full, deletion by shifting the following entries back so
 // no tombstones build up). A server holds thousands of fragments and is one of a thousand in a large
-// run, so its table is cold in the cache whenever it is touched: a lookup costs one miss on the key's
-// home slot (a server's slot is one 64-byte line), the probe continuing into the next lines, instead of
-// one on a table of files and another on the file's entries.
+// run, so its table is cold in the cache whenever it is touched. Beside the slots lies one tag byte per
+// slot (0: empty, else seven bits of the key's hash), so a probe walks the tags, 64 to a cache line,
+// and reads a slot only where the tag matches: an insertion costs one miss on the tags and one on the
+// slot it fills, a lookup about the same, however long the probe run (a slot is one 64-byte line, and
+// at 3/4 full a probe run spans several).
 // Pointers returned stay valid until the next insertion or erasure.
 #pragma once
 
@@ -31,10 +33,12 @@ class FragmentTable {
  public:
   Value* find(const FragmentKey& key) {
     if (size_ == 0) return nullptr;
-    for (size_t at = home(key);; at = next(at)) {
-      Slot& s = slots_[at];
-      if (!s.used) return nullptr;
-      if (s.matches(key)) return &s.value;
+    const uint64_t h = hash(key);
+    const uint8_t tag = tag_of(h);
+    for (size_t at = h & mask();; at = next(at)) {
+      const uint8_t t = tags_[at];
+      if (t == 0) return nullptr;
+      if (t == tag && slots_[at].key == key) return &slots_[at].value;
     }
   }
   const Value* find(const FragmentKey& key) const { return const_cast<FragmentTable*>(this)->find(key); }
@@ -42,12 +46,15 @@ class FragmentTable {
 
   // The entry for `key`, added (value-initialized) if absent; true if it was added.
   std::pair<Value*, bool> try_emplace(const FragmentKey& key) {
-    if ((size_ + 1) * 4 > slots_.size() * 3) grow();
-    size_t at = home(key);
-    for (; slots_[at].used; at = next(at)) {
-      if (slots_[at].matches(key)) return {&slots_[at].value, false};
+    if ((size_ + 1) * 4 > tags_.size() * 3) grow();
+    const uint64_t h = hash(key);
+    const uint8_t tag = tag_of(h);
+    size_t at = h & mask();
+    for (uint8_t t; (t = tags_[at]) != 0; at = next(at)) {
+      if (t == tag && slots_[at].key == key) return {&slots_[at].value, false};
     }
-    slots_[at] = Slot{key.file, key.record, key.index, 1, Value{}};
+    tags_[at] = tag;
+    slots_[at] = Slot{key, Value{}};
     ++size_;
     return {&slots_[at].value, true};
   }
@@ -55,22 +62,26 @@ class FragmentTable {
   // Removes the entry for `key`; returns its value (nullopt if there was none).
   std::optional<Value> erase(const FragmentKey& key) {
     if (size_ == 0) return std::nullopt;
-    size_t at = home(key);
-    for (; !slots_[at].matches(key); at = next(at)) {
-      if (!slots_[at].used) return std::nullopt;
+    const uint64_t h = hash(key);
+    const uint8_t tag = tag_of(h);
+    size_t at = h & mask();
+    for (;; at = next(at)) {
+      const uint8_t t = tags_[at];
+      if (t == 0) return std::nullopt;
+      if (t == tag && slots_[at].key == key) break;
     }
     std::optional<Value> value = std::move(slots_[at].value);
     // Backward shift: each later entry of the probe run that may live in the hole moves into it.
     for (size_t hole = at, probe = next(at);; probe = next(probe)) {
-      Slot& s = slots_[probe];
-      if (!s.used) {
-        slots_[hole] = Slot{};
+      if (tags_[probe] == 0) {
+        tags_[hole] = 0;
         break;
       }
-      const size_t want = home(s.key());
-      // s may fill the hole if its home is not cyclically within (hole, probe].
+      const size_t want = hash(slots_[probe].key) & mask();
+      // The entry may fill the hole if its home is not cyclically within (hole, probe].
       if (((probe - want) & mask()) >= ((probe - hole) & mask())) {
-        slots_[hole] = std::move(s);
+        tags_[hole] = tags_[probe];
+        slots_[hole] = std::move(slots_[probe]);
         hole = probe;
       }
     }
@@ -81,11 +92,12 @@ class FragmentTable {
   size_t size() const { return size_; }
   // Makes room for `n` entries in all, so inserting up to that many never grows the table.
   void reserve(size_t n) {
-    size_t capacity = slots_.size();
+    size_t capacity = tags_.size();
     while (n * 4 > capacity * 3) capacity = capacity == 0 ? 16 : capacity * 2;  // as grow() would, once
-    if (capacity > slots_.size()) rehash(capacity);
+    if (capacity > tags_.size()) rehash(capacity);
   }
   void clear() {
+    tags_.clear();
     slots_.clear();
     size_ = 0;
   }
@@ -93,23 +105,15 @@ class FragmentTable {
   // f(const FragmentKey&, Value&) for every entry, in table order; f must not insert or erase.
   template <typename F>
   void for_each(F&& f) {
-    for (Slot& s : slots_) {
-      if (s.used) f(s.key(), s.value);
+    for (size_t at = 0; at < tags_.size(); ++at) {
+      if (tags_[at] != 0) f(std::as_const(slots_[at].key), slots_[at].value);
     }
   }
 
  private:
   struct Slot {
-    FileId file = 0;
-    RecordId record;
-    uint32_t index = 0;
-    uint32_t used = 0;  // in the key's padding
+    FragmentKey key;
     Value value{};
-    FragmentKey key() const { return FragmentKey{file, record, index}; }
-    bool matches(const FragmentKey& k) const {
-      return used && file == k.file && record.sequence == k.record.sequence && record.client == k.record.client &&
-             index == k.index;
-    }
   };
 
   static uint64_t mix(uint64_t x) {
@@ -118,27 +122,32 @@ class FragmentTable {
     x ^= x >> 32;
     return x;
   }
-  size_t home(const FragmentKey& key) const {
-    const uint64_t h = mix(key.file * 0x9e3779b97f4a7c15ull ^ mix(key.record.client + 0x632be59bd9b4e019ull) ^
-                           (key.record.sequence << 8 | key.index) * 0xbf58476d1ce4e5b9ull);
-    return static_cast<size_t>(h) & mask();
+  static uint64_t hash(const FragmentKey& key) {
+    return mix(key.file * 0x9e3779b97f4a7c15ull ^ mix(key.record.client + 0x632be59bd9b4e019ull) ^
+               (key.record.sequence << 8 | key.index) * 0xbf58476d1ce4e5b9ull);
   }
-  size_t mask() const { return slots_.size() - 1; }
+  // The hash's top seven bits, never 0; the slot index comes from its low bits.
+  static uint8_t tag_of(uint64_t h) { return static_cast<uint8_t>(0x80 | h >> 57); }
+  size_t mask() const { return tags_.size() - 1; }
   size_t next(size_t at) const { return (at + 1) & mask(); }
 
-  void grow() { rehash(slots_.empty() ? 16 : slots_.size() * 2); }
+  void grow() { rehash(tags_.empty() ? 16 : tags_.size() * 2); }
   // Moves every entry into a table of `capacity` (a power of two) slots.
   void rehash(size_t capacity) {
-    std::vector<Slot> old = std::move(slots_);
-    slots_.assign(capacity, Slot{});
-    for (Slot& s : old) {
-      if (!s.used) continue;
-      size_t at = home(s.key());
-      while (slots_[at].used) at = next(at);
-      slots_[at] = std::move(s);
+    std::vector<uint8_t> old_tags = std::move(tags_);
+    std::vector<Slot> old_slots = std::move(slots_);
+    tags_.assign(capacity, 0);
+    slots_.resize(capacity);
+    for (size_t from = 0; from < old_tags.size(); ++from) {
+      if (old_tags[from] == 0) continue;
+      size_t at = hash(old_slots[from].key) & mask();
+      while (tags_[at] != 0) at = next(at);
+      tags_[at] = old_tags[from];
+      slots_[at] = std::move(old_slots[from]);
     }
   }
 
+  std::vector<uint8_t> tags_;  // one per slot: 0 if the slot is empty, else its key's tag_of(hash)
   std::vector<Slot> slots_;
   size_t size_ = 0;
 };
