@@ -28,9 +28,9 @@
 // once none of its bytes are live.
 #pragma once
 
+#include <boost/container/flat_map.hpp>
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -229,7 +229,10 @@ class FragmentServer final : public Role {
   uint64_t manifest_durable_batch_ = 0;  // every batch up to this one is synced
   FragmentTable<Stored> index_;  // stored fragment -> where, and orphan state
   std::deque<Store> stores_;     // in the order they began, which is the order they finish
-  std::map<uint32_t, LogFile> logs_;     // every log holding live bytes or being written, and the open one
+  // Every log holding live bytes or being written, and the open one: a handful, so a sorted vector (a
+  // line or two) rather than a tree, since each store looks its log up four times and the cleaner's
+  // check after it walks them all.
+  boost::container::flat_map<uint32_t, LogFile> logs_;
   std::vector<uint32_t> unsynced_logs_;  // written since the last batch was flushed
   Bytes manifest_pending_;               // entries waiting for the next batch
   std::vector<DiskStep> batch_writes_;   // fragment writes waiting for the next batch
