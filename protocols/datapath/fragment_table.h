@@ -11,7 +11,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -38,7 +40,7 @@ class FragmentTable {
     for (size_t at = h & mask();; at = next(at)) {
       const uint8_t t = tags_[at];
       if (t == 0) return nullptr;
-      if (t == tag && slots_[at].key == key) return &slots_[at].value;
+      if (t == tag && slot(at).key == key) return &slot(at).value;
     }
   }
   const Value* find(const FragmentKey& key) const { return const_cast<FragmentTable*>(this)->find(key); }
@@ -51,12 +53,12 @@ class FragmentTable {
     const uint8_t tag = tag_of(h);
     size_t at = h & mask();
     for (uint8_t t; (t = tags_[at]) != 0; at = next(at)) {
-      if (t == tag && slots_[at].key == key) return {&slots_[at].value, false};
+      if (t == tag && slot(at).key == key) return {&slot(at).value, false};
     }
     tags_[at] = tag;
-    slots_[at] = Slot{key, Value{}};
+    cells_[at].slot = Slot{key, Value{}};  // begins the slot's lifetime (a trivial assignment)
     ++size_;
-    return {&slots_[at].value, true};
+    return {&slot(at).value, true};
   }
 
   // Removes the entry for `key`; returns its value (nullopt if there was none).
@@ -68,20 +70,20 @@ class FragmentTable {
     for (;; at = next(at)) {
       const uint8_t t = tags_[at];
       if (t == 0) return std::nullopt;
-      if (t == tag && slots_[at].key == key) break;
+      if (t == tag && slot(at).key == key) break;
     }
-    std::optional<Value> value = std::move(slots_[at].value);
+    std::optional<Value> value = slot(at).value;
     // Backward shift: each later entry of the probe run that may live in the hole moves into it.
     for (size_t hole = at, probe = next(at);; probe = next(probe)) {
       if (tags_[probe] == 0) {
         tags_[hole] = 0;
         break;
       }
-      const size_t want = hash(slots_[probe].key) & mask();
+      const size_t want = hash(slot(probe).key) & mask();
       // The entry may fill the hole if its home is not cyclically within (hole, probe].
       if (((probe - want) & mask()) >= ((probe - hole) & mask())) {
         tags_[hole] = tags_[probe];
-        slots_[hole] = std::move(slots_[probe]);
+        cells_[hole].slot = slot(probe);
         hole = probe;
       }
     }
@@ -98,7 +100,7 @@ class FragmentTable {
   }
   void clear() {
     tags_.clear();
-    slots_.clear();
+    cells_.reset();
     size_ = 0;
   }
 
@@ -106,7 +108,7 @@ class FragmentTable {
   template <typename F>
   void for_each(F&& f) {
     for (size_t at = 0; at < tags_.size(); ++at) {
-      if (tags_[at] != 0) f(std::as_const(slots_[at].key), slots_[at].value);
+      if (tags_[at] != 0) f(std::as_const(slot(at).key), slot(at).value);
     }
   }
 
@@ -115,6 +117,15 @@ class FragmentTable {
     FragmentKey key;
     Value value{};
   };
+  static_assert(std::is_trivially_copyable_v<Slot> && std::is_trivially_destructible_v<Slot>,
+                "slots are copied bytewise and never destroyed");
+  // A slot's storage, left uninitialized: a slot is written when an entry lands in it, so growing the
+  // table does not first write every byte of the new array (half of which stays empty).
+  union Cell {
+    Cell() {}
+    Slot slot;
+  };
+  Slot& slot(size_t at) { return cells_[at].slot; }
 
   static uint64_t mix(uint64_t x) {
     x ^= x >> 32;
@@ -135,20 +146,21 @@ class FragmentTable {
   // Moves every entry into a table of `capacity` (a power of two) slots.
   void rehash(size_t capacity) {
     std::vector<uint8_t> old_tags = std::move(tags_);
-    std::vector<Slot> old_slots = std::move(slots_);
+    std::unique_ptr<Cell[]> old_cells = std::move(cells_);
     tags_.assign(capacity, 0);
-    slots_.resize(capacity);
+    cells_.reset(new Cell[capacity]);
     for (size_t from = 0; from < old_tags.size(); ++from) {
       if (old_tags[from] == 0) continue;
-      size_t at = hash(old_slots[from].key) & mask();
+      const Slot& moving = old_cells[from].slot;
+      size_t at = hash(moving.key) & mask();
       while (tags_[at] != 0) at = next(at);
       tags_[at] = old_tags[from];
-      slots_[at] = std::move(old_slots[from]);
+      cells_[at].slot = moving;
     }
   }
 
   std::vector<uint8_t> tags_;  // one per slot: 0 if the slot is empty, else its key's tag_of(hash)
-  std::vector<Slot> slots_;
+  std::unique_ptr<Cell[]> cells_;  // as many as tags; a slot is alive where its tag is not 0
   size_t size_ = 0;
 };
 
