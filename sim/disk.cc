@@ -143,16 +143,17 @@ DiskOpId Disk::chain(TimeNs submit_ns, std::vector<DiskStep> steps, uint64_t tag
     c.steps.push_back(Step{step.kind, e, name, step.offset, std::move(step.data), end});
   }
   if (last_file != nullptr) c.file = std::move(*last_file);
-  chains_.push_back(std::move(c));
+  chains_.push_back(std::make_unique<Chain>(std::move(c)));
   kernel_.at(end, &Disk::chain_event, this, id);
   return id;
 }
 
 void Disk::chain_event(void* disk, uint64_t id) {
   auto* self = static_cast<Disk*>(disk);
-  if (self->chains_.empty() || self->chains_.front().id != id) return;  // abandoned by a crash or failure
-  Chain c = std::move(self->chains_.front());
+  if (self->chains_.empty() || self->chains_.front()->id != id) return;  // abandoned by a crash or failure
+  const std::unique_ptr<Chain> owned = std::move(self->chains_.front());
   self->chains_.pop_front();
+  Chain& c = *owned;
   for (; c.applied < c.steps.size(); ++c.applied) self->apply_step(c.steps[c.applied]);
   DiskCompletion done{c.id, c.kind, c.tag, Status(), std::move(c.file), c.offset, Payload{}};
   if (c.refused == StatusCode::kIoError) done.status = disk_failed();
@@ -187,7 +188,8 @@ void Disk::apply_step(Step& step) {
 
 void Disk::settle() {
   const TimeNs now = kernel_.now_ns();
-  for (Chain& c : chains_) {
+  for (const std::unique_ptr<Chain>& chain : chains_) {
+    Chain& c = *chain;
     for (; c.applied < c.steps.size() && c.steps[c.applied].end_ns <= now; ++c.applied) apply_step(c.steps[c.applied]);
     if (c.applied < c.steps.size()) return;  // later chains finish later still
   }
@@ -241,7 +243,7 @@ DiskOpId Disk::read(TimeNs submit_ns, const std::string& file, uint64_t offset, 
   const TimeNs service = service_.read_latency_ns +
                          static_cast<TimeNs>(static_cast<double>(length) * 1e9 / service_.read_bandwidth_bytes_per_s);
   const TimeNs end = reserve(submit_ns, service);
-  chains_.push_back(Chain{id, {}, 0, DiskOpKind::kRead, StatusCode::kOk, tag, offset, length, file, std::move(done)});
+  chains_.push_back(std::make_unique<Chain>(Chain{id, {}, 0, DiskOpKind::kRead, StatusCode::kOk, tag, offset, length, file, std::move(done)}));
   kernel_.at(end, &Disk::chain_event, this, id);
   return id;
 }
