@@ -396,7 +396,7 @@ void FragmentServer::begin_store(Store store, Payload data) {
   if (batch_writes_.capacity() == 0) batch_writes_.reserve(8);  // a new batch: room for a typical one at once
   batch_writes_.push_back(DiskStep::write(log_name(location.log), location.offset, std::move(data)));
   store.manifest_batch = append_manifest(kManifestAdd, store.key, location);
-  stores_.push_back(std::move(store));
+  stores_.push_back(std::make_unique<Store>(std::move(store)));
   flush_manifest();
 }
 
@@ -439,8 +439,8 @@ void FragmentServer::batch_done(uint64_t batch, const Status& status) {
   bool flush_now = true;
   if (!status.is_ok()) {
     runtime_.count("datapath.manifest_write_failed");
-    for (Store& store : stores_) {
-      if (store.manifest_batch == batch && store.status == StatusCode::kOk) store.status = status.code();
+    for (const std::unique_ptr<Store>& store : stores_) {
+      if (store->manifest_batch == batch && store->status == StatusCode::kOk) store->status = status.code();
     }
     // Nothing after the failed step landed: the next batch reuses the manifest's space and carries the
     // deletions again (the failed stores' entries are dropped with them). They wait
@@ -463,10 +463,10 @@ void FragmentServer::batch_done(uint64_t batch, const Status& status) {
 void FragmentServer::finish_stores() {
   // Every store joins the next batch when it begins and batches finish in order, so stores finish in
   // the order they began: from the front.
-  while (!stores_.empty() && stores_.front().manifest_batch <= manifest_durable_batch_) {
-    Store store = std::move(stores_.front());
+  while (!stores_.empty() && stores_.front()->manifest_batch <= manifest_durable_batch_) {
+    const std::unique_ptr<Store> store = std::move(stores_.front());
     stores_.pop_front();
-    finish_store(store);
+    finish_store(*store);
   }
 }
 

@@ -120,7 +120,7 @@ class FragmentServer final : public Role {
   };
   // Who waits for a store: a remote writer (StoreFragmentReply), a local rebuild (RebuildFragmentReply)
   // or the cleaner (a fragment moved out of `moved_from`). Kept from its arrival until its batch is
-  // durable; its bytes go straight to the batch's disk chain, so four fit a deque block.
+  // durable; its bytes go straight to the batch's disk chain. Each is allocated on its own (see stores_).
   struct Store {
     Key key;
     FragmentLocation location;    // where it is being written
@@ -132,7 +132,7 @@ class FragmentServer final : public Role {
     bool move = false;            // the cleaner copies a live fragment forward
     StatusCode status = StatusCode::kOk;
   };
-  static_assert(sizeof(Store) <= 128, "four stores to a deque block");
+  static_assert(sizeof(Store) <= 128, "a store fits two cache lines");
   struct Fetch {
     Key key;
     Envelope reply_to;
@@ -228,7 +228,10 @@ class FragmentServer final : public Role {
   uint64_t manifest_next_batch_ = 1;
   uint64_t manifest_durable_batch_ = 0;  // every batch up to this one is synced
   FragmentTable<Stored> index_;  // stored fragment -> where, and orphan state
-  std::deque<Store> stores_;     // in the order they began, which is the order they finish
+  // In the order they began, which is the order they finish. Each store is allocated on its own: the
+  // allocator hands back lines just freed elsewhere, still cached, where a queue block of this server's
+  // own would be cold since its last store (a thousand servers in a large run).
+  std::deque<std::unique_ptr<Store>> stores_;
   // Every log holding live bytes or being written, and the open one: a handful, so a sorted vector (a
   // line or two) rather than a tree, since each store looks its log up four times and the cleaner's
   // check after it walks them all.
