@@ -182,7 +182,9 @@ void Disk::apply_step(Step& step) {
     make_durable(*e, w, w.data.size);
     queued_bytes_ -= w.data.size;
   }
-  e->pending.clear();
+  // Released rather than cleared: the next write's buffer then comes from lines the allocator just
+  // freed, still cached, instead of this file's own, cold since its last sync.
+  e->pending = std::vector<PendingWrite>();
   forget_if_empty(*e, *step.name);
 }
 
