@@ -35,13 +35,8 @@ class FragmentTable {
  public:
   Value* find(const FragmentKey& key) {
     if (size_ == 0) return nullptr;
-    const uint64_t h = hash(key);
-    const uint8_t tag = tag_of(h);
-    for (size_t at = h & mask();; at = next(at)) {
-      const uint8_t t = tags_[at];
-      if (t == 0) return nullptr;
-      if (t == tag && slot(at).key == key) return &slot(at).value;
-    }
+    const Place place = locate(key);
+    return place.found ? &slot(place.at).value : nullptr;
   }
   const Value* find(const FragmentKey& key) const { return const_cast<FragmentTable*>(this)->find(key); }
   bool contains(const FragmentKey& key) const { return find(key) != nullptr; }
@@ -49,32 +44,22 @@ class FragmentTable {
   // The entry for `key`, added (value-initialized) if absent; true if it was added.
   std::pair<Value*, bool> try_emplace(const FragmentKey& key) {
     if ((size_ + 1) * 4 > tags_.size() * 3) grow();
-    const uint64_t h = hash(key);
-    const uint8_t tag = tag_of(h);
-    size_t at = h & mask();
-    for (uint8_t t; (t = tags_[at]) != 0; at = next(at)) {
-      if (t == tag && slot(at).key == key) return {&slot(at).value, false};
-    }
-    tags_[at] = tag;
-    cells_[at].slot = Slot{key, Value{}};  // begins the slot's lifetime (a trivial assignment)
+    const Place place = locate(key);
+    if (place.found) return {&slot(place.at).value, false};
+    tags_[place.at] = place.tag;
+    cells_[place.at].slot = Slot{key, Value{}};  // begins the slot's lifetime (a trivial assignment)
     ++size_;
-    return {&slot(at).value, true};
+    return {&slot(place.at).value, true};
   }
 
   // Removes the entry for `key`; returns its value (nullopt if there was none).
   std::optional<Value> erase(const FragmentKey& key) {
     if (size_ == 0) return std::nullopt;
-    const uint64_t h = hash(key);
-    const uint8_t tag = tag_of(h);
-    size_t at = h & mask();
-    for (;; at = next(at)) {
-      const uint8_t t = tags_[at];
-      if (t == 0) return std::nullopt;
-      if (t == tag && slot(at).key == key) break;
-    }
-    std::optional<Value> value = slot(at).value;
+    const Place place = locate(key);
+    if (!place.found) return std::nullopt;
+    std::optional<Value> value = slot(place.at).value;
     // Backward shift: each later entry of the probe run that may live in the hole moves into it.
-    for (size_t hole = at, probe = next(at);; probe = next(probe)) {
+    for (size_t hole = place.at, probe = next(place.at);; probe = next(probe)) {
       if (tags_[probe] == 0) {
         tags_[hole] = 0;
         break;
@@ -126,6 +111,22 @@ class FragmentTable {
     Slot slot;
   };
   Slot& slot(size_t at) { return cells_[at].slot; }
+  // Where `key` lies (found), or else the empty slot that ends its probe run, with its tag. The table
+  // must have slots.
+  struct Place {
+    size_t at;
+    uint8_t tag;
+    bool found;
+  };
+  Place locate(const FragmentKey& key) {
+    const uint64_t h = hash(key);
+    const uint8_t tag = tag_of(h);
+    size_t at = h & mask();
+    for (uint8_t t; (t = tags_[at]) != 0; at = next(at)) {
+      if (t == tag && slot(at).key == key) return {at, tag, true};
+    }
+    return {at, tag, false};
+  }
 
   static uint64_t mix(uint64_t x) {
     x ^= x >> 32;
