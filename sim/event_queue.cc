@@ -51,7 +51,6 @@ void EventQueue::push(TimeNs time_ns, EventFn fn, void* target, uint64_t argumen
     ready_.push_back(e);
   } else {
     append(bucket, e);
-    if (min_valid_ && key < min_key_) min_key_ = key;
   }
   ++size_;
 }
@@ -62,27 +61,11 @@ int EventQueue::lowest_nonempty() const {
   return (word << 6) + std::countr_zero(nonempty_[word]);
 }
 
-uint64_t EventQueue::min_above_bucket0() {
-  if (!min_valid_) {
-    const int i = lowest_nonempty();
-    uint64_t min_key = UINT64_MAX;
-    const Chain& chain = chains_[i];
-    for (const Block* b = chain.head; b != nullptr; b = b->next) {
-      const size_t n = chain.count(b);
-      for (size_t k = 0; k < n; ++k) min_key = std::min(min_key, static_cast<uint64_t>(b->events[k].time_ns));
-    }
-    min_key_ = min_key;
-    min_valid_ = true;
-  }
-  return min_key_;
-}
-
 void EventQueue::refill() {
   ready_.clear();
   ready_head_ = 0;
   // Only a pop moves the reference point, so later pushes (never before now) stay valid.
   last_ = min_above_bucket0();
-  min_valid_ = false;
   const int i = lowest_nonempty();
   const Chain drained = chains_[i];
   chains_[i] = Chain{};

@@ -65,6 +65,7 @@ class EventQueue {
     Block* tail = nullptr;
     Event* end = nullptr;
     Event* limit = nullptr;
+    uint64_t min = UINT64_MAX;  // the earliest time appended since the chain was last emptied
     size_t count(const Block* b) const { return b == tail ? static_cast<size_t>(end - b->events) : kBlockEvents; }
   };
   // Bucket 0 is ready_; bucket 1 + 16 * level + digit holds the events whose highest hexadecimal digit
@@ -82,13 +83,16 @@ class EventQueue {
       add_block(chain);
     }
     *chain.end++ = e;
+    if (static_cast<uint64_t>(e.time_ns) < chain.min) chain.min = static_cast<uint64_t>(e.time_ns);
   }
   int lowest_nonempty() const;
   void add_block(Chain& chain);
   Block* new_block();
   void release_block(Block* block);
   void refill();
-  uint64_t min_above_bucket0();  // smallest time outside bucket 0, cached until the next refill
+  // The smallest time outside bucket 0: the lowest non-empty bucket's minimum (every time in a bucket is
+  // below every time in a higher one), kept as events are appended, so no bucket is scanned for it.
+  uint64_t min_above_bucket0() const { return chains_[lowest_nonempty()].min; }
 
   std::vector<Event> ready_;                // bucket 0: events at time last_, consumed from the front
   std::array<Chain, kBuckets> chains_;      // index 0 unused
@@ -99,8 +103,6 @@ class EventQueue {
   uint64_t next_sequence_ = 0;
   size_t size_ = 0;
   size_t ready_head_ = 0;
-  uint64_t min_key_ = 0;
-  bool min_valid_ = false;
 };
 
 }  // namespace pbfs::sim
