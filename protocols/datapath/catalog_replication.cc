@@ -45,6 +45,7 @@ const CatalogLogEntry* Catalog::entry_at(const Shard& s, uint64_t index) const {
 
 std::optional<uint64_t> Catalog::epoch_at(const Shard& s, uint64_t index) const {
   if (index == 0) return 0;
+  if (index == s.last_index) return s.last_epoch;  // the entry most asked about, without reading it (cold)
   if (index + 1 == s.tail_first) return s.tail_base_epoch;
   if (const CatalogLogEntry* e = entry_at(s, index)) return e->epoch;
   return std::nullopt;
@@ -106,7 +107,8 @@ void Catalog::truncate(Shard& s, uint64_t keep_last) {
     s.configs.pop_back();  // a group change that did not survive: back to the group before it
     regrouped = true;
   }
-  s.last_epoch = *epoch_at(s, keep_last);
+  // The new last entry's epoch (epoch_at would answer with the old one: last_index is keep_last already).
+  s.last_epoch = !s.tail.empty() ? s.tail.back().epoch : keep_last == 0 ? 0 : s.tail_base_epoch;
   s.persisted_index = std::min(s.persisted_index, keep_last);
   s.truncated_since_sync = std::min(s.truncated_since_sync, keep_last);
   s.verified_index = std::min(s.verified_index, keep_last);
