@@ -439,9 +439,9 @@ void FragmentServer::batch_done(uint64_t batch, const Status& status) {
   bool flush_now = true;
   if (!status.is_ok()) {
     runtime_.count("datapath.manifest_write_failed");
-    for (const std::unique_ptr<Store>& store : stores_) {
-      if (store->manifest_batch == batch && store->status == StatusCode::kOk) store->status = status.code();
-    }
+    stores_.for_each([&](Store& store) {
+      if (store.manifest_batch == batch && store.status == StatusCode::kOk) store.status = status.code();
+    });
     // Nothing after the failed step landed: the next batch reuses the manifest's space and carries the
     // deletions again (the failed stores' entries are dropped with them). They wait
     // for the next entry to be appended rather than retrying against a disk that just failed.
@@ -463,9 +463,8 @@ void FragmentServer::batch_done(uint64_t batch, const Status& status) {
 void FragmentServer::finish_stores() {
   // Every store joins the next batch when it begins and batches finish in order, so stores finish in
   // the order they began: from the front.
-  while (!stores_.empty() && stores_.front()->manifest_batch <= manifest_durable_batch_) {
-    const std::unique_ptr<Store> store = std::move(stores_.front());
-    stores_.pop_front();
+  while (!stores_.empty() && stores_.front().manifest_batch <= manifest_durable_batch_) {
+    const std::unique_ptr<Store> store = stores_.pop_front();
     finish_store(*store);
   }
 }

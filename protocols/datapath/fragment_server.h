@@ -41,6 +41,7 @@
 #include "protocols/datapath/fragment_table.h"
 #include "protocols/datapath/messages.h"
 #include "protocols/datapath/operations.h"
+#include "protocols/datapath/owned_fifo.h"
 #include "protocols/runtime/runtime.h"
 
 namespace pbfs::datapath {
@@ -131,6 +132,7 @@ class FragmentServer final : public Role {
     uint64_t manifest_batch = 0;  // the batch that writes it and makes it durable and known
     bool move = false;            // the cleaner copies a live fragment forward
     StatusCode status = StatusCode::kOk;
+    std::unique_ptr<Store> next;  // the store that began after this one (stores_)
   };
   static_assert(sizeof(Store) <= 128, "a store fits two cache lines");
   struct Fetch {
@@ -231,7 +233,7 @@ class FragmentServer final : public Role {
   // In the order they began, which is the order they finish. Each store is allocated on its own: the
   // allocator hands back lines just freed elsewhere, still cached, where a queue block of this server's
   // own would be cold since its last store (a thousand servers in a large run).
-  std::deque<std::unique_ptr<Store>> stores_;
+  OwnedFifo<Store> stores_;
   // Every log holding live bytes or being written, and the open one: a handful, so a sorted vector (a
   // line or two) rather than a tree, since each store looks its log up four times and the cleaner's
   // check after it walks them all.
