@@ -98,7 +98,7 @@ DiskOpId Disk::sync(TimeNs submit_ns, const std::string& file, uint64_t tag, Cal
 
 DiskOpId Disk::chain(TimeNs submit_ns, std::vector<DiskStep> steps, uint64_t tag, Callback done) {
   const DiskOpId id = next_op_++;
-  Chain c{id, {}, 0, DiskOpKind::kSync, StatusCode::kOk, tag, 0, 0, std::string(), std::move(done)};
+  Chain c{static_cast<uint32_t>(id), DiskOpKind::kSync, StatusCode::kOk, {}, tag, 0, 0, std::string(), std::move(done)};
   c.steps.reserve(steps.size());
   TimeNs end = std::max(submit_ns, kernel_.now_ns());
   std::string* last_file = nullptr;
@@ -150,12 +150,12 @@ DiskOpId Disk::chain(TimeNs submit_ns, std::vector<DiskStep> steps, uint64_t tag
 
 void Disk::chain_event(void* disk, uint64_t id) {
   auto* self = static_cast<Disk*>(disk);
-  if (self->chains_.empty() || self->chains_.front()->id != id) return;  // abandoned by a crash or failure
-  const std::unique_ptr<Chain> owned = std::move(self->chains_.front());
-  self->chains_.pop_front();
+  // Abandoned by a crash or failure: a different id at the front (ids in flight differ in their low bits).
+  if (self->chains_.empty() || self->chains_.front().id != static_cast<uint32_t>(id)) return;
+  const std::unique_ptr<Chain> owned = self->chains_.pop_front();
   Chain& c = *owned;
-  for (; c.applied < c.steps.size(); ++c.applied) self->apply_step(c.steps[c.applied]);
-  DiskCompletion done{c.id, c.kind, c.tag, Status(), std::move(c.file), c.offset, Payload{}};
+  for (Step& step : c.steps) self->apply_step(step);
+  DiskCompletion done{id, c.kind, c.tag, Status(), std::move(c.file), c.offset, Payload{}};
   if (c.refused == StatusCode::kIoError) done.status = disk_failed();
   if (c.refused == StatusCode::kNoSpace) done.status = Status(StatusCode::kNoSpace, "disk full writing " + done.file);
   if (c.kind == DiskOpKind::kRead) {
@@ -172,6 +172,7 @@ void Disk::chain_event(void* disk, uint64_t id) {
 void Disk::apply_step(Step& step) {
   Entry* e = step.entry;
   if (e == nullptr) return;
+  step.entry = nullptr;  // landed: applying it again does nothing
   --e->in_flight;
   if (step.kind == DiskOpKind::kWrite) {
     e->pending.push_back(PendingWrite{next_write_order_++, step.offset, std::move(step.data)});
@@ -190,11 +191,14 @@ void Disk::apply_step(Step& step) {
 
 void Disk::settle() {
   const TimeNs now = kernel_.now_ns();
-  for (const std::unique_ptr<Chain>& chain : chains_) {
-    Chain& c = *chain;
-    for (; c.applied < c.steps.size() && c.steps[c.applied].end_ns <= now; ++c.applied) apply_step(c.steps[c.applied]);
-    if (c.applied < c.steps.size()) return;  // later chains finish later still
-  }
+  bool unfinished = false;  // steps finish in order: after the first that has not, none has
+  chains_.for_each([&](Chain& c) {
+    for (Step& step : c.steps) {
+      unfinished = unfinished || step.end_ns > now;
+      if (unfinished) return;
+      apply_step(step);
+    }
+  });
 }
 
 Payload Disk::read_now(const std::string& file, uint64_t offset, uint64_t length, Status& status) {
@@ -245,7 +249,8 @@ DiskOpId Disk::read(TimeNs submit_ns, const std::string& file, uint64_t offset, 
   const TimeNs service = service_.read_latency_ns +
                          static_cast<TimeNs>(static_cast<double>(length) * 1e9 / service_.read_bandwidth_bytes_per_s);
   const TimeNs end = reserve(submit_ns, service);
-  chains_.push_back(std::make_unique<Chain>(Chain{id, {}, 0, DiskOpKind::kRead, StatusCode::kOk, tag, offset, length, file, std::move(done)}));
+  chains_.push_back(std::make_unique<Chain>(
+      Chain{static_cast<uint32_t>(id), DiskOpKind::kRead, StatusCode::kOk, {}, tag, offset, length, file, std::move(done)}));
   kernel_.at(end, &Disk::chain_event, this, id);
   return id;
 }

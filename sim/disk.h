@@ -6,13 +6,13 @@
 
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "coding/owned_fifo.h"
 #include "protocols/runtime/runtime.h"
 #include "scenarios/scenario.h"
 #include "sim/block_bytes.h"
@@ -90,20 +90,21 @@ class alignas(64) Disk {
   // A chain or a read in flight. The disk runs operations in order, so they finish in the order they
   // were queued: the front is always the next to complete. A read has no steps; it takes its content
   // (`file` from `offset`, read_length bytes) when it completes. The completion handed to `done` is
-  // built then, so a chain fills two cache lines. Each is allocated on its own: the allocator hands back
-  // the lines some disk's finished chain just freed, still in the cache, where a queue of chains per disk
-  // would write into lines of its own, cold since this disk's last chain (a thousand disks in a large run).
+  // built then, so a chain fills two cache lines. Each is allocated on its own and the chains of a disk
+  // are linked through them: the allocator hands back the lines some disk's finished chain just freed,
+  // still in the cache, where a queue of chains per disk would write into lines of its own, cold since
+  // this disk's last chain (a thousand disks in a large run).
   struct Chain {
-    DiskOpId id;
-    std::vector<Step> steps;
-    uint32_t applied = 0;                 // steps whose effects have landed
+    uint32_t id;                          // the operation's id, low 32 bits (its event carries all of them)
     DiskOpKind kind;                      // of the last step taken (a read: kRead)
     StatusCode refused = StatusCode::kOk;  // the last step was refused: the chain stops there
+    std::vector<Step> steps;              // a step whose effects have landed no longer names its entry
     uint64_t tag;
     uint64_t offset;                      // of the last step taken
     uint64_t read_length = 0;
     std::string file;                     // of the last step taken
     Callback done;
+    std::unique_ptr<Chain> next;          // the disk's next operation (chains_)
   };
   static void chain_event(void* disk, uint64_t id);
   void apply_step(Step& step);
@@ -147,7 +148,7 @@ class alignas(64) Disk {
     Entry* entry = nullptr;
   };
   alignas(64) std::array<Recent, 4> recent_{};  // cleared whenever an entry is erased
-  std::deque<std::unique_ptr<Chain>> chains_;
+  OwnedFifo<Chain> chains_;
   double torn_write_probability_;
   std::unordered_map<std::string, Entry> files_;
   Rng& rng();

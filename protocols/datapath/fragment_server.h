@@ -41,7 +41,7 @@
 #include "protocols/datapath/fragment_table.h"
 #include "protocols/datapath/messages.h"
 #include "protocols/datapath/operations.h"
-#include "protocols/datapath/owned_fifo.h"
+#include "coding/owned_fifo.h"
 #include "protocols/runtime/runtime.h"
 
 namespace pbfs::datapath {

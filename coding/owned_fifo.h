@@ -2,14 +2,14 @@
 // `std::unique_ptr<T> next`. Pushing touches only the new item and the last one, popping only the first
 // (which the caller reads anyway), and the queue itself is two pointers and a count. A queue per server
 // with storage blocks of its own (std::deque) pays a cache miss on its block at every push and pop when a
-// thousand servers take turns; this one has no such block.
+// thousand servers (or disks) take turns; this one has no such block.
 #pragma once
 
 #include <cstddef>
 #include <memory>
 #include <utility>
 
-namespace pbfs::datapath {
+namespace pbfs {
 
 template <typename T>
 class OwnedFifo {
@@ -59,4 +59,4 @@ class OwnedFifo {
   size_t size_ = 0;
 };
 
-}  // namespace pbfs::datapath
+}  // namespace pbfs

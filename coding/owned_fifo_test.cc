@@ -1,5 +1,5 @@
 // OwnedFifo: first in, first out, against std::deque; items freed once; long queues cleared without recursion.
-#include "protocols/datapath/owned_fifo.h"
+#include "coding/owned_fifo.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <memory>
 #include <random>
 
-namespace pbfs::datapath {
+namespace pbfs {
 namespace {
 
 struct Item {
@@ -68,4 +68,4 @@ TEST(OwnedFifo, ClearsAndDestroysALongQueueItemByItem) {
 }
 
 }  // namespace
-}  // namespace pbfs::datapath
+}  // namespace pbfs
