@@ -36,12 +36,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "coding/owned_fifo.h"
 #include "coding/pipeline.h"
 #include "protocols/datapath/config.h"
 #include "protocols/datapath/fragment_table.h"
 #include "protocols/datapath/messages.h"
 #include "protocols/datapath/operations.h"
-#include "coding/owned_fifo.h"
 #include "protocols/runtime/runtime.h"
 
 namespace pbfs::datapath {
