@@ -98,7 +98,9 @@ DiskOpId Disk::sync(TimeNs submit_ns, const std::string& file, uint64_t tag, Cal
 
 DiskOpId Disk::chain(TimeNs submit_ns, std::vector<DiskStep> steps, uint64_t tag, Callback done) {
   const DiskOpId id = next_op_++;
-  Chain c{static_cast<uint32_t>(id), DiskOpKind::kSync, StatusCode::kOk, {}, tag, 0, 0, std::string(), std::move(done)};
+  auto owned = std::make_unique<Chain>(static_cast<uint32_t>(id), DiskOpKind::kSync, StatusCode::kOk,
+                                      std::vector<Step>(), tag, 0, 0, std::string(), std::move(done));
+  Chain& c = *owned;  // built where it stays, not moved there at the end
   c.steps.reserve(steps.size());
   TimeNs end = std::max(submit_ns, kernel_.now_ns());
   std::string* last_file = nullptr;
@@ -143,7 +145,7 @@ DiskOpId Disk::chain(TimeNs submit_ns, std::vector<DiskStep> steps, uint64_t tag
     c.steps.push_back(Step{step.kind, e, name, step.offset, std::move(step.data), end});
   }
   if (last_file != nullptr) c.file = std::move(*last_file);
-  chains_.push_back(std::make_unique<Chain>(std::move(c)));
+  chains_.push_back(std::move(owned));
   kernel_.at(end, &Disk::chain_event, this, id);
   return id;
 }
@@ -249,8 +251,8 @@ DiskOpId Disk::read(TimeNs submit_ns, const std::string& file, uint64_t offset, 
   const TimeNs service = service_.read_latency_ns +
                          static_cast<TimeNs>(static_cast<double>(length) * 1e9 / service_.read_bandwidth_bytes_per_s);
   const TimeNs end = reserve(submit_ns, service);
-  chains_.push_back(std::make_unique<Chain>(
-      Chain{static_cast<uint32_t>(id), DiskOpKind::kRead, StatusCode::kOk, {}, tag, offset, length, file, std::move(done)}));
+  chains_.push_back(std::make_unique<Chain>(static_cast<uint32_t>(id), DiskOpKind::kRead, StatusCode::kOk,
+                                            std::vector<Step>(), tag, offset, length, file, std::move(done)));
   kernel_.at(end, &Disk::chain_event, this, id);
   return id;
 }
