@@ -1,7 +1,7 @@
 // Fragment server index: a thousand tables, each cold whenever it is touched (one per server of a
 // 1,000-node run), filled round-robin to 6,000 fragments each as the servers' stores arrive, then looked
-// up the same way. The reference is std::unordered_map with the same keys and values and a hash of the
-// same kind, in the same run (docs/performance.md, "Data path").
+// up the same way. The reference is std::unordered_map with the same keys, values and hash, in the same
+// run (docs/performance.md, "Data path").
 //   bench/fragment_table_bench --benchmark_min_time=0.05
 #include <benchmark/benchmark.h>
 
@@ -34,16 +34,7 @@ struct Value {
 };
 static_assert(sizeof(Value) == 32);
 
-struct KeyHash {
-  size_t operator()(const FragmentKey& k) const {
-    uint64_t x = k.file * 0x9e3779b97f4a7c15ull ^ (k.record.client + 0x632be59bd9b4e019ull) ^
-                 (k.record.sequence << 8 | k.index) * 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 32;
-    x *= 0xd6e8feb86659fd93ull;
-    return x ^ (x >> 32);
-  }
-};
-using Reference = std::unordered_map<FragmentKey, Value, KeyHash>;
+using Reference = std::unordered_map<FragmentKey, Value, FragmentKeyHash>;
 
 Value* insert(FragmentTable<Value>& t, const FragmentKey& k) { return t.try_emplace(k).first; }
 Value* insert(Reference& t, const FragmentKey& k) { return &t[k]; }
