@@ -25,14 +25,8 @@ FragmentKey nth_key(boost::random::mt19937_64& rng) {
   return FragmentKey{r % 800, RecordId{(r >> 10) % 200, r >> 20}, static_cast<uint32_t>((r >> 8) % 12)};
 }
 
-// The server's value per fragment (as FragmentServer::Stored, which is private): where it lies and its
-// orphan state, 32 bytes.
-struct Value {
-  FragmentLocation location;
-  TimeNs checked_local_ns = 0;
-  bool confirmed = false;
-};
-static_assert(sizeof(Value) == 32);
+// The server's value per fragment: where it lies and its orphan state, 32 bytes.
+using Value = FragmentServer::Stored;
 
 using Reference = std::unordered_map<FragmentKey, Value, FragmentKeyHash>;
 

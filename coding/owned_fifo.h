@@ -47,10 +47,11 @@ class OwnedFifo {
     tail_ = nullptr;
     size_ = 0;
   }
-  // f(T&) for every item, first to last; f must not push or pop.
+  // f(T&) for the items from first to last, until f returns false; f must not push or pop.
   template <typename F>
-  void for_each(F&& f) {
-    for (T* item = head_.get(); item != nullptr; item = item->next.get()) f(*item);
+  void for_each_while(F&& f) {
+    for (T* item = head_.get(); item != nullptr && f(*item); item = item->next.get()) {
+    }
   }
 
  private:

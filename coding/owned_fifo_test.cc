@@ -6,6 +6,7 @@
 #include <deque>
 #include <memory>
 #include <random>
+#include <vector>
 
 namespace pbfs {
 namespace {
@@ -41,8 +42,19 @@ TEST(OwnedFifo, BehavesLikeADequeOfItsItems) {
     ASSERT_EQ(live, static_cast<int>(reference.size())) << "every item popped and dropped is freed";
   }
   std::deque<int> walked;
-  fifo.for_each([&](Item& item) { walked.push_back(item.value); });
+  fifo.for_each_while([&](Item& item) {
+    walked.push_back(item.value);
+    return true;
+  });
   EXPECT_EQ(walked, reference);
+  // A walk stops at the first item for which f returns false.
+  ASSERT_GE(reference.size(), 3u);
+  std::vector<int> first_two;
+  fifo.for_each_while([&](Item& item) {
+    first_two.push_back(item.value);
+    return first_two.size() < 2;
+  });
+  EXPECT_EQ(first_two, (std::vector<int>{reference[0], reference[1]}));
   // Pushing after the queue ran empty starts a new chain.
   while (!fifo.empty()) fifo.pop_front();
   fifo.push_back(std::make_unique<Item>(1, &live));

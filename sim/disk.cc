@@ -193,13 +193,13 @@ void Disk::apply_step(Step& step) {
 
 void Disk::settle() {
   const TimeNs now = kernel_.now_ns();
-  bool unfinished = false;  // steps finish in order: after the first that has not, none has
-  chains_.for_each([&](Chain& c) {
+  // Steps finish in order: after the first that has not, none has.
+  chains_.for_each_while([&](Chain& c) {
     for (Step& step : c.steps) {
-      unfinished = unfinished || step.end_ns > now;
-      if (unfinished) return;
+      if (step.end_ns > now) return false;
       apply_step(step);
     }
+    return true;
   });
 }
 

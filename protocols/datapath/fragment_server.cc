@@ -334,10 +334,10 @@ void FragmentServer::on_store(const Envelope& from, const StoreFragment& m) {
     runtime_.send(from.from, from.from_port, std::move(reply));
     return;
   }
-  Store store;
-  store.key = Key{m.file_id, m.record_id, m.index};
-  store.reply_to = from;
-  store.request_id = m.request_id;
+  auto store = std::make_unique<Store>();
+  store->key = Key{m.file_id, m.record_id, m.index};
+  store->reply_to = from;
+  store->request_id = m.request_id;
   begin_store(std::move(store), m.data);
 }
 
@@ -390,13 +390,13 @@ void FragmentServer::tend_log(uint32_t log) {
 
 // ---- store ----
 
-void FragmentServer::begin_store(Store store, Payload data) {
-  store.location = allocate(data.size);
-  const FragmentLocation location = store.location;
+void FragmentServer::begin_store(std::unique_ptr<Store> store, Payload data) {
+  store->location = allocate(data.size);
+  const FragmentLocation location = store->location;
   if (batch_writes_.capacity() == 0) batch_writes_.reserve(8);  // a new batch: room for a typical one at once
   batch_writes_.push_back(DiskStep::write(log_name(location.log), location.offset, std::move(data)));
-  store.manifest_batch = append_manifest(kManifestAdd, store.key, location);
-  stores_.push_back(std::make_unique<Store>(std::move(store)));
+  store->manifest_batch = append_manifest(kManifestAdd, store->key, location);
+  stores_.push_back(std::move(store));
   flush_manifest();
 }
 
@@ -439,8 +439,9 @@ void FragmentServer::batch_done(uint64_t batch, const Status& status) {
   bool flush_now = true;
   if (!status.is_ok()) {
     runtime_.count("datapath.manifest_write_failed");
-    stores_.for_each([&](Store& store) {
+    stores_.for_each_while([&](Store& store) {
       if (store.manifest_batch == batch && store.status == StatusCode::kOk) store.status = status.code();
+      return true;
     });
     // Nothing after the failed step landed: the next batch reuses the manifest's space and carries the
     // deletions again (the failed stores' entries are dropped with them). They wait
@@ -708,10 +709,10 @@ void FragmentServer::cleaner_read_done(const Fetch& fetch, StatusCode status, co
   const Stored* found = index_.find(fetch.key);
   const bool still_there = found != nullptr && found->location == fetch.location;
   if (still_there && status == StatusCode::kOk) {
-    Store store;
-    store.key = fetch.key;
-    store.move = true;
-    store.moved_from = fetch.location;
+    auto store = std::make_unique<Store>();
+    store->key = fetch.key;
+    store->move = true;
+    store->moved_from = fetch.location;
     return begin_store(std::move(store), data);  // the read's slot passes to the move
   }
   // A corrupt copy is not carried forward: it was reported to the catalog (which has it rebuilt) and is
@@ -1030,9 +1031,9 @@ void FragmentServer::rebuild_decode(uint64_t id, Rebuild& b) {
   b.data.clear();  // the sources are no longer needed
   if (b.timer != 0) runtime_.cancel_timer(b.timer);
   b.timer = 0;
-  Store store;
-  store.key = Key{r.file_id, r.record_id, b.index};
-  store.rebuild = id;
+  auto store = std::make_unique<Store>();
+  store->key = Key{r.file_id, r.record_id, b.index};
+  store->rebuild = id;
   begin_store(std::move(store), std::move(stored));
 }
 

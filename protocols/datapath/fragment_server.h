@@ -96,14 +96,16 @@ class FragmentServer final : public Role {
   const FragmentLocation* location(FileId file, const RecordId& record, uint32_t index) const;
   bool confirmed(FileId file, const RecordId& record, uint32_t index) const;  // its record was seen current
 
- private:
-  using Key = FragmentKey;
+  // The index's value per stored fragment (public for the table's benchmark).
   struct Stored {
     FragmentLocation location;
     TimeNs checked_local_ns = 0;  // stored, or last asked about (local clock; reset by a restart)
     bool confirmed = false;       // the catalog said its record is current
   };
   static_assert(sizeof(Stored) == 32, "an index slot (32-byte key, Stored) fills one cache line");
+
+ private:
+  using Key = FragmentKey;
   // A log file: its live bytes (fragments the index places in it) and the stores still being written
   // to it; a sealed log with neither is removed.
   struct LogFile {
@@ -169,7 +171,7 @@ class FragmentServer final : public Role {
   void remove_live(const FragmentLocation& location);
   void tend_log(uint32_t log);
 
-  void begin_store(Store store, Payload data);
+  void begin_store(std::unique_ptr<Store> store, Payload data);  // the store is allocated by the caller
   void finish_stores();
   void finish_store(Store& store);
   // Queues a manifest entry and returns the batch that will carry it.
