@@ -17,7 +17,7 @@ constexpr uint64_t kTagMarker = 0xCAull << 56;
 constexpr uint64_t kTagMarkerMask = 0xFFull << 56;
 constexpr uint64_t kTagKindShift = 48;
 constexpr uint64_t kTagValueMask = (1ull << 48) - 1;
-enum TagKind : uint64_t { kTagTick = 1, kTagDisk = 2 };
+enum TagKind : uint64_t { kTagTick = 1, kTagDisk = 2, kTagRetry = 3 };
 
 constexpr size_t kWaitersMax = 16;  // retries of one commit waiting for it to be applied
 
@@ -183,7 +183,9 @@ void Catalog::on_timer(TimerId id, uint64_t tag) {
     flease_->on_timer(id, tag);  // lease callbacks may append (a new primary's barrier)
     return flush_dirty();
   }
-  if (own_tag(tag) && (tag >> kTagKindShift & 0xFF) == kTagTick && id == tick_timer_) {
+  if (own_tag(tag) && (tag >> kTagKindShift & 0xFF) == kTagRetry) {
+    retry_shard(tag & kTagValueMask);
+  } else if (own_tag(tag) && (tag >> kTagKindShift & 0xFF) == kTagTick && id == tick_timer_) {
     tick_timer_ = 0;
     tick();
     for (const auto& [shard, s] : shards_) {
@@ -1048,6 +1050,30 @@ Catalog::Shard* Catalog::adopt_shard(uint64_t shard) {
   shards_.emplace(shard, std::move(owned));
   begin_recovery(*s);
   return s;
+}
+
+void Catalog::break_shard(Shard& s, const char* reason, bool retry) {
+  runtime_.count(reason);
+  if (s.mode == Mode::kPrimary || s.mode == Mode::kSyncing) step_down(s, "catalog.step_down_broken");
+  s.mode = Mode::kBroken;
+  flease_->release(s.id);
+  if (retry) runtime_.set_timer(config_->catalog_disk_retry_ns, make_tag(kTagRetry, s.id));
+}
+
+// A replica broken by a disk error starts over as after a restart: its state and its files' records are
+// dropped (disk operations still in flight find no shard of theirs) and rebuilt from the log file. Entries it had
+// persisted may have counted toward commits, so if the file no longer holds them all (the disk was
+// replaced, or lost data) it must not take part again: finish_recovery breaks it for good.
+void Catalog::retry_shard(uint64_t shard) {
+  Shard* s = find_shard(shard);
+  if (s == nullptr || s->mode != Mode::kBroken) return;
+  const uint64_t must_reach = std::max(s->must_recover_index, s->persisted_index);
+  std::erase_if(disk_ops_, [shard](const auto& op) { return op.second.shard == shard; });
+  shards_.erase(shard);
+  store_.erase_files([&](FileId file) { return shard_of(*config_, file) == shard; });
+  runtime_.count("catalog.shard_retried");
+  Shard* fresh = adopt_shard(shard);
+  if (fresh != nullptr) fresh->must_recover_index = must_reach;
 }
 
 // Lease safety across a group change. Flease is safe while any two quorums that can grant leases of

@@ -308,6 +308,9 @@ class Catalog final : public Role, private lease::LeaseListener {
     LogFrameReader reader = LogFrameReader::from_start();
     uint64_t recovery_offset = 0;
     uint64_t recovery_commit = 0;
+    // Set when a broken replica starts over: the log read back must reach it, or the disk lost entries
+    // this replica had persisted (and may have acknowledged), and it stays out.
+    uint64_t must_recover_index = 0;
   };
   enum class DiskKind : uint8_t { kSync, kRecoveryRead, kCatchupRead };
   struct DiskOp {
@@ -405,7 +408,11 @@ class Catalog final : public Role, private lease::LeaseListener {
   void observe_epoch(Shard& s, uint64_t epoch);
   void read_entries(Shard& s, uint64_t first, uint64_t last, NodeId to, bool for_sync, uint64_t epoch);
   void on_catchup_read(Shard& s, const DiskOp& op, const DiskCompletion& done);
-  void break_shard(Shard& s, const char* reason);
+  // The replica stops taking part in the shard (a disk error, or an inconsistency that must not be
+  // papered over). After a disk error (`retry`) it starts over from its log file, as after a restart,
+  // once catalog_disk_retry_ns has passed (retry_shard).
+  void break_shard(Shard& s, const char* reason, bool retry = false);
+  void retry_shard(uint64_t shard);
   void tick();
   void ensure_tick();
 

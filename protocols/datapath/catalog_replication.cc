@@ -136,7 +136,8 @@ void Catalog::request_sync(Shard& s) {
 void Catalog::on_log_synced(Shard& s, const DiskCompletion& done) {
   s.sync_in_flight = false;
   if (!done.status.is_ok()) {
-    return break_shard(s, done.kind == DiskOpKind::kWrite ? "catalog.log_write_failed" : "catalog.log_sync_failed");
+    return break_shard(s, done.kind == DiskOpKind::kWrite ? "catalog.log_write_failed" : "catalog.log_sync_failed",
+                       /*retry=*/true);
   }
   const uint64_t durable = std::min({s.sync_cover, s.truncated_since_sync, s.last_index});
   s.persisted_index = std::max(s.persisted_index, durable);
@@ -176,13 +177,6 @@ bool Catalog::accept_entries(Shard& s, const std::vector<CatalogLogEntry>& entri
   return true;
 }
 
-void Catalog::break_shard(Shard& s, const char* reason) {
-  runtime_.count(reason);
-  if (s.mode == Mode::kPrimary || s.mode == Mode::kSyncing) step_down(s, "catalog.step_down_broken");
-  s.mode = Mode::kBroken;
-  flease_->release(s.id);
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Recovery: read the log file back, apply what its frames say was committed.
 
@@ -204,7 +198,7 @@ void Catalog::read_recovery_chunk(Shard& s) {
 
 void Catalog::on_recovery_read(Shard& s, const DiskCompletion& done) {
   if (done.status.code() == StatusCode::kNotFound) return finish_recovery(s);
-  if (!done.status.is_ok()) return break_shard(s, "catalog.recovery_read_failed");
+  if (!done.status.is_ok()) return break_shard(s, "catalog.recovery_read_failed", /*retry=*/true);
   if (!done.data.is_real()) return break_shard(s, "catalog.recovery_log_without_bytes");
   s.reader.feed(*done.data.bytes);
   CatalogLogEntry e;
@@ -236,6 +230,7 @@ void Catalog::on_recovery_read(Shard& s, const DiskCompletion& done) {
 
 void Catalog::finish_recovery(Shard& s) {
   if (s.mode != Mode::kRecovering) return;
+  if (s.last_index < s.must_recover_index) return break_shard(s, "catalog.log_lost");
   // Frames past the last good one are overwritten by the next append (offsets.end_offset()).
   s.persisted_index = s.last_index;
   s.verified_index = s.commit_index;

@@ -168,6 +168,61 @@ TEST(CatalogReplication, AMinorityCannotCommit) {
   EXPECT_EQ(cluster.commits.size(), 3u);
 }
 
+// Elects a primary and commits records 1-5; then `kind` hits one backup's disk for `duration_ns` while
+// records 6..5+`more` are committed (by the primary and the other backup). Returns the primary, the
+// backup whose disk was hit and the other backup.
+std::tuple<NodeId, NodeId, NodeId> commit_through_disk_fault(CatalogCluster& cluster, FaultKind kind, TimeNs duration_ns,
+                                                             uint64_t more) {
+  const NodeId primary = cluster.wait_for_primary();
+  std::vector<NodeId> backups;
+  for (NodeId n : cluster.group()) {
+    if (n != primary) backups.push_back(n);
+  }
+  EXPECT_EQ(commit_many(cluster, primary, 1, 5).size(), 5u);
+  FaultSpec f;
+  f.kind = kind;
+  f.at_ns = cluster.world->now_ns();
+  f.duration_ns = duration_ns;
+  f.nodes = {backups.at(0)};
+  cluster.world->schedule_fault(f);
+  EXPECT_EQ(commit_many(cluster, primary, 6, more).size(), more);
+  return {primary, backups.at(0), backups.at(1)};
+}
+
+// A full disk fails a backup's log write. Once the disk has room again, the backup reads its log back,
+// catches up and counts again: with the other backup down, the group still commits.
+TEST(CatalogReplication, ABackupWhoseDiskFilledUpRejoinsOnceItHasRoom) {
+  CatalogCluster cluster(kNodes);
+  const auto [primary, full, other] = commit_through_disk_fault(cluster, FaultKind::kDiskFull, 2 * kSecond, 20);
+  EXPECT_GE(cluster.world->counter("catalog.log_write_failed"), 1u);
+  EXPECT_LT(cluster.catalog(full)->applied_index(0), cluster.catalog(primary)->applied_index(0));
+  cluster.run_for(3 * kSecond);  // the fault ends; the replica retries a second later
+  EXPECT_GE(cluster.world->counter("catalog.shard_retried"), 1u);
+  EXPECT_EQ(cluster.world->counter("catalog.log_lost"), 0u);
+  cluster.world->crash(other);
+  const CommitReply reply = cluster.commit_and_wait(primary, make_record(1, {1, 26}, 260, 10));
+  ASSERT_EQ(reply.status, StatusCode::kOk) << "the rejoined backup makes the majority";
+  EXPECT_EQ(cluster.catalog(full)->applied_index(0), cluster.catalog(primary)->applied_index(0));
+  EXPECT_EQ(cluster.catalog(full)->store().records(), 26u) << "its records rebuilt once, from its log";
+  EXPECT_EQ(cluster.durable_commits(full).size(), 26u);
+}
+
+// A failed disk is replaced by an empty one: the backup's log, with entries it had acknowledged, is gone.
+// It must not count again (a majority that holds it could miss a committed entry), so it stays out.
+TEST(CatalogReplication, ABackupWhoseDiskLostItsLogStaysOut) {
+  CatalogCluster cluster(kNodes);
+  const auto [primary, failed, other] = commit_through_disk_fault(cluster, FaultKind::kDiskFail, 500 * kMillisecond, 5);
+  cluster.run_for(3 * kSecond);
+  EXPECT_EQ(cluster.world->counter("catalog.log_lost"), 1u);
+  const uint64_t applied = cluster.catalog(failed)->applied_index(0);
+  ASSERT_EQ(commit_many(cluster, primary, 11, 5).size(), 5u);  // the primary and the other backup
+  EXPECT_EQ(cluster.catalog(failed)->applied_index(0), applied) << "a replica that lost its log takes no entries";
+  cluster.world->crash(other);
+  const uint64_t request = cluster.commit(primary, make_record(1, {1, 16}, 160, 10));
+  cluster.run_for(kSecond);
+  EXPECT_EQ(cluster.client().commits.count(request), 0u) << "acknowledged with a replica that lost its log";
+}
+
 // A client that keeps committing (and now and then compacting) through whatever the faults do: it
 // follows redirects, retries a silent replica at the next one, and remembers what was acknowledged.
 struct Workload {
@@ -322,19 +377,23 @@ void run_with_random_faults(uint64_t seed, bool overlapping, bool replace = fals
   TimeNs end = t;
   while (t < 40 * kSecond) {
     FaultSpec f;
-    const uint64_t kind = pick(0, overlapping ? 6 : 4);
+    uint64_t kind = pick(0, overlapping ? 7 : 5);
+    // A full disk breaks a replica until it reads its log back, like a restart. With overlapping faults
+    // and the replaced member coming back, a survivor that missed the change can then count in the old
+    // group beside it: the case the design assumes away (README, "Limitations"). That mix has none.
+    if (kind == 5 && overlapping && replace) kind = 0;
     f.kind = kind == 0 ? FaultKind::kCrash : kind == 1 ? FaultKind::kIsolate : kind == 2 ? FaultKind::kDrop
-           : kind == 3 ? FaultKind::kDuplicate : FaultKind::kReorder;
+           : kind == 3 ? FaultKind::kDuplicate : kind == 4 ? FaultKind::kReorder : FaultKind::kDiskFull;
     f.at_ns = t;
     f.duration_ns = static_cast<TimeNs>(pick(500, 4000)) * kMillisecond;
     f.nodes = {workload.group[pick(0, 2)]};
     if (f.nodes[0] == victim) f.nodes[0] = workload.group[(seed + 1) % 3];  // it stays dead: no restart
     f.rate = 0.3;
     f.jitter_ns = 20 * kMillisecond;
-    if (kind == 5) {  // two of three down: no majority
+    if (kind == 6) {  // two of three down: no majority
       f.kind = FaultKind::kCrash;
       f.nodes = {workload.group[0], workload.group[1 + pick(0, 1)]};
-    } else if (kind == 6) {  // one member cut off from everyone else
+    } else if (kind == 7) {  // one member cut off from everyone else
       f.kind = FaultKind::kPartition;
       const NodeId alone = f.nodes[0];
       f.nodes.clear();
@@ -416,7 +475,7 @@ void run_with_random_faults(uint64_t seed, bool overlapping, bool replace = fals
 }
 
 
-// Crashes, isolations, and lossy, duplicating or reordering links, one group member at a time.
+// Crashes, isolations, lossy, duplicating or reordering links and full disks, one group member at a time.
 TEST(CatalogReplication, RandomFaultsOneAtATimeLoseNothingAcknowledged) {
   for (uint64_t seed = 1; seed <= 6; ++seed) run_with_random_faults(seed, false);
 }

@@ -36,6 +36,10 @@ class RecordStore {
   void supersede(Slot slot);
   // Forgets a record (current or superseded) and frees its slot.
   void erase(Slot slot);
+  // Forgets every record of the files for which in_files(file) holds, and the files themselves (their
+  // last sequences too): a replica starting a shard over rebuilds them from its log.
+  template <typename Pred>
+  void erase_files(Pred&& in_files);
   // Repair: fragment `index` now lives on `node`, with this checksum.
   void set_fragment(Slot slot, uint32_t index, uint32_t node, uint32_t crc32c);
 
@@ -134,5 +138,14 @@ class RecordStore {
   IntervalForest forest_;
   std::unordered_map<FileId, FileState> files_;
 };
+
+template <typename Pred>
+void RecordStore::erase_files(Pred&& in_files) {
+  for (Slot slot = 0; slot < next_fresh_; ++slot) {
+    const Record& r = record_at(slot);
+    if ((r.flags & kLive) && in_files(r.file)) erase(slot);
+  }
+  std::erase_if(files_, [&](const auto& file) { return in_files(file.first); });
+}
 
 }  // namespace pbfs::datapath

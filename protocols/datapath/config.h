@@ -55,6 +55,9 @@ struct DataPathConfig {
   // A group member dead (membership) for this long is replaced by the shard's primary with a node
   // chosen by placement over the alive nodes (catalog.h, "Reconfiguration"); 0: never.
   TimeNs catalog_replace_after_ns = 30 * kSecond;
+  // A replica whose log write, sync or read failed reads its log back after this long and rejoins if
+  // the disk still holds every entry it had persisted (catalog.h, break_shard).
+  TimeNs catalog_disk_retry_ns = kSecond;
 
   TimeNs request_timeout_ns = 2 * kSecond;       // a client retries an unanswered request after this
   uint32_t retries_max = 5;

@@ -197,6 +197,8 @@ Status DataPathDeployment::read_protocol(const Scenario& scenario) {
   c.lease_epsilon_ns = catalog.duration("epsilon", kSecond);
   if (c.lease_epsilon_ns >= c.lease_ns) catalog.fail("epsilon", "must be below the lease time");
   c.catalog_replace_after_ns = catalog.duration("replace_after", 30 * kSecond);
+  c.catalog_disk_retry_ns = catalog.duration("disk_retry", kSecond);
+  if (c.catalog_disk_retry_ns <= 0) catalog.fail("disk_retry", "must be above 0");
   c.request_timeout_ns = p.duration("request_timeout", 2 * kSecond);
   c.retries_max = static_cast<uint32_t>(p.integer("retries", 5, 0, 100));
   c.extra_fragments = static_cast<uint32_t>(p.integer("extra_fragments", 0, 0, 255));

@@ -81,7 +81,7 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, ShippedScenario,
                          ::testing::Values("pbfs-small-overwrites.yaml", "pbfs-patch-depth.yaml",
                                            "pbfs-degraded-read.yaml", "pbfs-join-rebalance.yaml",
                                            "pbfs-bitrot.yaml", "pbfs-compaction-race.yaml",
-                                           "pbfs-orphan-gc.yaml", "pbfs-catalog-replace.yaml"),
+                                           "pbfs-orphan-gc.yaml", "pbfs-catalog-replace.yaml", "pbfs-swarm.yaml"),
                          [](const auto& info) {
                            std::string n = info.param.substr(5, info.param.size() - 10);
                            for (char& c : n) c = c == '-' ? '_' : c;
@@ -165,6 +165,17 @@ TEST(DataPathScenario, OrphanFragmentsOfAbandonedWritesAreDeleted) {
   EXPECT_TRUE(o.summary.all_checks_passed()) << describe(o.summary);
 }
 
+// Random faults of every kind under more seeds than the shipped one (sweeps/pbfs-swarm-seeds.yaml runs
+// 40): each seed enables its own mix, and every checker must pass with the workload still progressing.
+TEST(DataPathScenario, SwarmFaultsKeepEveryCheckUnderSeveralSeeds) {
+  for (int seed = 2; seed <= 5; ++seed) {
+    const Outcome o = run("pbfs-swarm.yaml", {"seed=" + std::to_string(seed)});
+    ASSERT_TRUE(o.error.empty()) << o.error;
+    EXPECT_TRUE(o.summary.all_checks_passed()) << "seed " << seed << "\n" << describe(o.summary);
+    EXPECT_GT(metric(o.summary, "pbfs.write.ok"), 1000) << "seed " << seed;
+  }
+}
+
 TEST(DataPathScenario, BadProtocolFieldNamesFileLineAndField) {
   const Outcome o = run("pbfs-small-overwrites.yaml", {"protocol.coding.k=300"});
   EXPECT_NE(o.error.find("protocol.coding.k"), std::string::npos) << o.error;
@@ -173,6 +184,8 @@ TEST(DataPathScenario, BadProtocolFieldNamesFileLineAndField) {
   // Offsets inside a log are 32-bit in the manifest.
   const Outcome h = run("pbfs-small-overwrites.yaml", {"protocol.fragment_store.log_file_bytes=5GiB"});
   EXPECT_NE(h.error.find("protocol.fragment_store.log_file_bytes: must be between 64 KiB and 4 GiB"), std::string::npos) << h.error;
+  const Outcome r = run("pbfs-small-overwrites.yaml", {"protocol.catalog.disk_retry=0s"});
+  EXPECT_NE(r.error.find("protocol.catalog.disk_retry: must be above 0"), std::string::npos) << r.error;
   const Outcome c = run("pbfs-small-overwrites.yaml", {"checks.0=read_corectness"});
   EXPECT_NE(c.error.find("unknown checker"), std::string::npos) << c.error;
   // A misspelt key inside a protocol or workload sub-map is rejected, not ignored.
