@@ -386,6 +386,12 @@ void Catalog::on_commit(const Envelope& from, const CommitRecord& m) {
     return reply_commit(from, m.request_id, same_file ? StatusCode::kOk : StatusCode::kInvalidArgument,
                         same_file ? store_.sequence(slot) : 0, kNoNode);
   }
+  if (auto c = s.collected.find(id); c != s.collected.end()) {
+    runtime_.count("catalog.commit_duplicate_collected");
+    const bool same_file = c->second.first == m.record.file_id;
+    return reply_commit(from, m.request_id, same_file ? StatusCode::kOk : StatusCode::kInvalidArgument,
+                        same_file ? c->second.second : 0, kNoNode);
+  }
   // An abandoned record never commits: its fragments are being (or have been) deleted as orphans.
   if (s.abandoned.count(id) != 0) {
     runtime_.count("catalog.commit_refused_abandoned");
@@ -494,7 +500,7 @@ void Catalog::apply_commit(Shard& s, const CatalogLogEntry& e, bool as_primary) 
   fold_digest(s, record.record_id.sequence);
   fold_digest(s, sequence);
   if (s.abandoned.count(record.record_id) != 0) return refuse_abandoned_commit(s, e, as_primary);
-  if (store_.find(record.record_id) != RecordStore::kNoSlot) {
+  if (store_.find(record.record_id) != RecordStore::kNoSlot || s.collected.count(record.record_id) != 0) {
     runtime_.count("catalog.apply_duplicate_record");  // only a corrupt log could get here
     return;
   }
@@ -543,8 +549,11 @@ void Catalog::apply_update(Shard& s, const CatalogLogEntry& e, bool as_primary) 
     if (slot == RecordStore::kNoSlot || i >= store_.fragment_count(slot)) continue;
     const NodeId old_node = store_.fragment_node(slot, i);
     store_.set_fragment(slot, i, f.node, f.crc32c);
-    if (as_primary && old_node != f.node && old_node != kUnplacedNode && alive(old_node)) {
+    if (as_primary && e.epoch == s.epoch && old_node != f.node && old_node != kUnplacedNode && alive(old_node)) {
       // A move (rebalance) leaves a copy behind on a live node: delete it now that the map is durable.
+      // Only the tenure that made the move does: a new primary also applies entries its predecessors
+      // applied (and acted on) already, and a fragment moved away and later back would then lose its
+      // current copy. A copy left behind by a predecessor that crashed first is an orphan question's job.
       auto del = std::make_shared<DeleteFragments>();
       del->file_id = moved.file_id;
       del->fragments.emplace_back(moved.record_id, i);
@@ -573,6 +582,7 @@ void Catalog::apply_collect(Shard& s, const CatalogLogEntry& e, bool as_primary)
         if (node != kUnplacedNode) deletes[{node, file}].emplace_back(id, i);
       }
     }
+    s.collected.emplace(id, std::pair<FileId, uint64_t>{file, store_.sequence(slot)});
     store_.erase(slot);
   }
   // The queue of superseded records is consumed from the front as its records go.

@@ -297,6 +297,10 @@ class Catalog final : public Role, private lease::LeaseListener {
     uint32_t next_pin = 1;
     std::deque<Superseded> superseded;  // in supersession order (replicated state)
     std::unordered_set<RecordId, RecordIdHash> abandoned;  // tombstones (replicated state)
+    // Records collected after a compaction replaced them, with their file and sequence (replicated
+    // state): a writer's retried commit of one (its first answer was lost) gets the answer it missed
+    // rather than committing the record again, which would bring old bytes back over newer ones.
+    std::unordered_map<RecordId, std::pair<FileId, uint64_t>, RecordIdHash> collected;
     std::deque<StatusWaiter> status_waiters;  // primary: in log order
     TimeNs gc_after_local_ns = 0;
     TimeNs gc_next_local_ns = 0;

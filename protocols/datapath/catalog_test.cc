@@ -237,6 +237,29 @@ TEST(Catalog, PinsHoldCollectionBackWhichThenDeletesTheFragments) {
   for (NodeId n : cluster.group()) EXPECT_EQ(cluster.catalog(n)->store().records(), 1u);
 }
 
+// A writer whose commit answer was lost retries it after a compaction replaced the record and the record
+// was collected: it gets the answer it missed, and the old bytes do not come back over the compaction.
+TEST(Catalog, ARetriedCommitOfACollectedRecordGetsItsFirstAnswer) {
+  CatalogOptions options;
+  options.gc_interval_ns = 100 * kMillisecond;
+  CatalogCluster cluster(kNodes, options, [](DataPathConfig& c) { c.pin_timeout_ns = kSecond; });
+  const NodeId primary = cluster.wait_for_primary();
+  wait_for_gc(cluster);
+  const WriteRecord old = make_record(8, {1, 1}, 0, 100);
+  const CommitReply first = cluster.commit_and_wait(primary, old);
+  ASSERT_EQ(first.status, StatusCode::kOk);
+  ASSERT_EQ(cluster.commit_and_wait(primary, make_record(8, {2, 1}, 0, 100), {{1, 1}}).status, StatusCode::kOk);
+  ASSERT_TRUE(cluster.run_until([&] { return cluster.collections.size() == 1; }, 3 * kSecond));
+  const CommitReply retried = cluster.commit_and_wait(primary, old);
+  EXPECT_EQ(retried.status, StatusCode::kOk);
+  EXPECT_EQ(retried.sequence, first.sequence);
+  EXPECT_EQ(cluster.world->counter("catalog.commit_duplicate_collected"), 1u);
+  const QueryReply after = cluster.query_and_wait(primary, 8, Extent{0, 100});
+  ASSERT_EQ(after.entries.size(), 1u);
+  EXPECT_EQ(after.entries[0].record.record_id, (RecordId{2, 1}));
+  cluster.expect_replicas_agree();
+}
+
 TEST(Catalog, ANewPrimaryCollectsNothingUntilEarlierPinsHaveSurelyLapsed) {
   CatalogOptions options;
   options.gc_interval_ns = 50 * kMillisecond;
