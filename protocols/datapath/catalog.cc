@@ -1264,6 +1264,15 @@ std::vector<uint64_t> Catalog::shards() const {
   return out;
 }
 
+const WriteRecord* Catalog::unapplied_commit(uint64_t shard, const RecordId& id) const {
+  const Shard* s = find_shard(shard);
+  if (s == nullptr) return nullptr;
+  for (const CatalogLogEntry& e : s->tail) {  // entries past the applied index are always in memory
+    if (e.log_index > s->applied_index && e.op == CatalogOp::kCommit && e.entry.record.record_id == id) return &e.entry.record;
+  }
+  return nullptr;
+}
+
 bool Catalog::recovered(uint64_t shard) const {
   const Shard* s = find_shard(shard);
   return s != nullptr && s->mode != Mode::kRecovering;

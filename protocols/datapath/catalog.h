@@ -169,6 +169,9 @@ class Catalog final : public Role, private lease::LeaseListener {
   bool abandoned(uint64_t shard, const RecordId& id) const;  // tombstoned on this replica
   size_t abandoned_records(uint64_t shard) const;
   const RecordStore& store() const { return store_; }
+  // The record of a commit in this replica's log past its applied index (durable in the log, not yet
+  // applied: no primary has confirmed it since a restart), or null.
+  const WriteRecord* unapplied_commit(uint64_t shard, const RecordId& id) const;
   lease::LeaseService& leases() { return *flease_; }
   const flease::FleaseNode& lease_node() const { return *flease_; }
   // The newest applied group of a shard (version 1: the placement over all nodes) and whether this

@@ -530,8 +530,18 @@ sim::CheckerVerdict DataPathDeployment::check_durability(sim::World& world) {
     if (catalog == nullptr) continue;  // no replica up to ask: not judged
     const datapath::RecordStore& store = catalog->store();
     const datapath::RecordStore::Slot slot = store.find(ack.record);
+    auto judge = [&](uint32_t fragment, NodeId node) {
+      if (node >= world.node_count()) return;
+      if (disk_failed_[node]) ++on_failed_disks[a];
+      lookups.push_back(Lookup{node, a, fragment});
+    };
     if (slot == datapath::RecordStore::kNoSlot) {
-      if (collected_.count(ack.record) == 0) {
+      // Committed and in the log, but not applied yet (the run ended before a new primary confirmed
+      // it after restarts): judged by the fragments its log entry names.
+      if (const WriteRecord* logged = catalog->unapplied_commit(datapath::shard_of(*config_, ack.file), ack.record)) {
+        judged[a] = 1;
+        for (uint32_t i = 0; i < logged->fragments.size(); ++i) judge(i, logged->fragments[i].node);
+      } else if (collected_.count(ack.record) == 0) {
         violation("acknowledged write " + ack.record.to_string() + " of file " + std::to_string(ack.file) +
                   " is missing from the catalog");
       }
@@ -539,12 +549,7 @@ sim::CheckerVerdict DataPathDeployment::check_durability(sim::World& world) {
     }
     if (!store.current(slot)) continue;  // superseded: its bytes live on in the compaction record
     judged[a] = 1;
-    for (uint32_t i = 0; i < store.fragment_count(slot); ++i) {
-      const NodeId node = store.fragment_node(slot, i);
-      if (node >= world.node_count()) continue;
-      if (disk_failed_[node]) ++on_failed_disks[a];
-      lookups.push_back(Lookup{node, a, i});
-    }
+    for (uint32_t i = 0; i < store.fragment_count(slot); ++i) judge(i, store.fragment_node(slot, i));
   }
   // Grouped by node in place (counting, then each misplaced lookup swapped into its node's range).
   std::vector<size_t> node_starts(world.node_count() + 1, 0);

@@ -179,9 +179,11 @@ TEST(DataPathScenario, SwarmFaultsKeepEveryCheckUnderSeveralSeeds) {
 // Two nodes faulty at once (as many as m). Under seed 22 a new primary, applying moves its predecessors
 // had made and acted on, deleted the copies of fragments that had since moved back (3 of 6 left); under
 // seed 57 a writer's retried commit brought back a record that a compaction had replaced and that had
-// been collected with its fragments. Both now pass every check.
+// been collected with its fragments; under seed 110 the run ended with a committed write in the logs of
+// both live replicas but applied by neither (no primary yet after their restarts), which the durability
+// checker took for a lost write. All three now pass every check.
 TEST(DataPathScenario, SwarmFaultsTwoNodesAtATimeKeepEveryCheck) {
-  for (int seed : {22, 57}) {
+  for (int seed : {22, 57, 110}) {
     const Outcome o = run("pbfs-swarm.yaml", {"seed=" + std::to_string(seed), "faults.swarm.concurrent_max=2"});
     ASSERT_TRUE(o.error.empty()) << o.error;
     EXPECT_TRUE(o.summary.all_checks_passed()) << "seed " << seed << "\n" << describe(o.summary);
