@@ -17,7 +17,7 @@ constexpr uint64_t kTagMarker = 0xCAull << 56;
 constexpr uint64_t kTagMarkerMask = 0xFFull << 56;
 constexpr uint64_t kTagKindShift = 48;
 constexpr uint64_t kTagValueMask = (1ull << 48) - 1;
-enum TagKind : uint64_t { kTagTick = 1, kTagDisk = 2, kTagRetry = 3 };
+enum TagKind : uint64_t { kTagTick = 1, kTagDisk = 2, kTagRetry = 3, kTagIdentity = 4 };
 
 constexpr size_t kWaitersMax = 16;  // retries of one commit waiting for it to be applied
 
@@ -163,6 +163,26 @@ Catalog::~Catalog() { flease_->remove_listener(this); }
 
 void Catalog::start() {
   flease_->start();
+  if (!options_.first_boot) {
+    runtime_.disk_read(kCatalogIdentityFile, 0, 8, make_tag(kTagIdentity, 0));
+    return;
+  }
+  Bytes id(8);
+  for (int i = 0; i < 8; ++i) id[i] = static_cast<uint8_t>(uint64_t{self_} >> (8 * i));
+  runtime_.disk_chain({DiskStep::write(kCatalogIdentityFile, 0, Payload::real(std::move(id))), DiskStep::sync(kCatalogIdentityFile)},
+                      make_tag(kTagIdentity, 0));
+  identity_known_ = true;
+  for (auto& [id, s] : shards_) begin_recovery(*s);
+}
+
+// A boot after the first looked for the identity file. Without it the disk is not the one this node
+// wrote its logs to (it failed and was replaced): what the logs held, some of it acknowledged, is gone,
+// and a replica that took part again with what it finds could help elect a primary that lacks it.
+void Catalog::on_identity(const DiskCompletion& done) {
+  if (identity_known_) return;  // the first boot's write
+  identity_known_ = true;
+  disk_replaced_ = !done.status.is_ok() || done.data.size != 8;
+  if (disk_replaced_) runtime_.count("catalog.disk_replaced");
   for (auto& [id, s] : shards_) begin_recovery(*s);
 }
 
@@ -206,6 +226,7 @@ void Catalog::on_disk(const DiskCompletion& done) {
 void Catalog::on_disk_done(const DiskCompletion& done) {
   if (flease::FleaseNode::owns_tag(done.tag)) return flease_->on_disk(done);
   if (!own_tag(done.tag)) return;
+  if ((done.tag >> kTagKindShift & 0xFF) == kTagIdentity) return on_identity(done);
   auto it = disk_ops_.find(done.tag & kTagValueMask);
   if (it == disk_ops_.end()) return;
   const DiskOp op = it->second;

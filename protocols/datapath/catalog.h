@@ -106,6 +106,9 @@ const TableSchema& abandon_schema();
 
 // "catalog/<shard>.log"
 std::string catalog_log_file(uint64_t shard);
+// Written and synced at a node's first boot: a later boot that does not find it is on a replaced disk,
+// whose logs lack entries this node had acknowledged.
+inline constexpr const char* kCatalogIdentityFile = "catalog/identity";
 
 // Catalog-only knobs; the defaults suit both tests and large runs.
 struct CatalogOptions {
@@ -420,6 +423,7 @@ class Catalog final : public Role, private lease::LeaseListener {
   // once catalog_disk_retry_ns has passed (retry_shard).
   void break_shard(Shard& s, const char* reason, bool retry = false);
   void retry_shard(uint64_t shard);
+  void on_identity(const DiskCompletion& done);
   void tick();
   void ensure_tick();
 
@@ -442,6 +446,9 @@ class Catalog final : public Role, private lease::LeaseListener {
   bool bug_abandon_current_ = false;
   std::unique_ptr<flease::FleaseNode> flease_;
   std::map<uint64_t, std::unique_ptr<Shard>> shards_;
+  // After a restart, shards read their logs back only once the identity file has been looked for.
+  bool identity_known_ = false;
+  bool disk_replaced_ = false;  // it was not found: every shard stays out (catalog.disk_replaced)
   std::vector<uint64_t> dirty_;  // shards with frames to write
   std::unordered_map<uint64_t, DiskOp> disk_ops_;
   uint64_t next_disk_op_ = 1;

@@ -182,6 +182,7 @@ bool Catalog::accept_entries(Shard& s, const std::vector<CatalogLogEntry>& entri
 
 void Catalog::begin_recovery(Shard& s) {
   s.mode = Mode::kRecovering;
+  if (!identity_known_) return;  // on_identity starts it
   s.reader = LogFrameReader::from_start();
   s.recovery_offset = 0;
   s.recovery_commit = 0;
@@ -230,7 +231,7 @@ void Catalog::on_recovery_read(Shard& s, const DiskCompletion& done) {
 
 void Catalog::finish_recovery(Shard& s) {
   if (s.mode != Mode::kRecovering) return;
-  if (s.last_index < s.must_recover_index) return break_shard(s, "catalog.log_lost");
+  if (disk_replaced_ || s.last_index < s.must_recover_index) return break_shard(s, "catalog.log_lost");
   // Frames past the last good one are overwritten by the next append (offsets.end_offset()).
   s.persisted_index = s.last_index;
   s.verified_index = s.commit_index;

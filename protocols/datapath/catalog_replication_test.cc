@@ -223,6 +223,37 @@ TEST(CatalogReplication, ABackupWhoseDiskLostItsLogStaysOut) {
   EXPECT_EQ(cluster.client().commits.count(request), 0u) << "acknowledged with a replica that lost its log";
 }
 
+// A backup restarts on a replaced, empty disk (it failed while the node was down). Its logs held entries
+// it had acknowledged, so it must not count again: the identity file written at its first boot is
+// missing, and every shard of it stays out.
+TEST(CatalogReplication, ABackupRestartedOnAReplacedDiskStaysOut) {
+  CatalogCluster cluster(kNodes);
+  const NodeId primary = cluster.wait_for_primary();
+  ASSERT_EQ(commit_many(cluster, primary, 1, 5).size(), 5u);
+  NodeId replaced = kNoNode, other = kNoNode;
+  for (NodeId n : cluster.group()) {
+    if (n == primary) continue;
+    (replaced == kNoNode ? replaced : other) = n;
+  }
+  cluster.world->crash(replaced);
+  FaultSpec f;
+  f.kind = FaultKind::kDiskFail;
+  f.at_ns = cluster.world->now_ns();
+  f.duration_ns = 100 * kMillisecond;
+  f.nodes = {replaced};
+  cluster.world->schedule_fault(f);
+  cluster.run_for(500 * kMillisecond);
+  cluster.world->restart(replaced);
+  cluster.run_for(kSecond);
+  EXPECT_EQ(cluster.world->counter("catalog.disk_replaced"), 1u);
+  ASSERT_EQ(commit_many(cluster, primary, 6, 5).size(), 5u);  // the primary and the other backup
+  EXPECT_EQ(cluster.catalog(replaced)->applied_index(0), 0u) << "a replica on a replaced disk takes no entries";
+  cluster.world->crash(other);
+  const uint64_t request = cluster.commit(primary, make_record(1, {1, 11}, 110, 10));
+  cluster.run_for(kSecond);
+  EXPECT_EQ(cluster.client().commits.count(request), 0u) << "acknowledged with a replica that lost its log";
+}
+
 // A client that keeps committing (and now and then compacting) through whatever the faults do: it
 // follows redirects, retries a silent replica at the next one, and remembers what was acknowledged.
 struct Workload {
