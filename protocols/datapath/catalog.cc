@@ -19,7 +19,8 @@ constexpr uint64_t kTagKindShift = 48;
 constexpr uint64_t kTagValueMask = (1ull << 48) - 1;
 enum TagKind : uint64_t { kTagTick = 1, kTagDisk = 2, kTagRetry = 3, kTagIdentity = 4 };
 
-constexpr size_t kWaitersMax = 16;  // retries of one commit waiting for it to be applied
+constexpr size_t kWaitersMax = 16;
+constexpr uint64_t kIdentityBytes = 8;  // the node id, u64  // retries of one commit waiting for it to be applied
 
 constexpr uint64_t make_tag(uint64_t kind, uint64_t value) { return kTagMarker | (kind << kTagKindShift) | (value & kTagValueMask); }
 constexpr bool own_tag(uint64_t tag) { return (tag & kTagMarkerMask) == kTagMarker; }
@@ -164,12 +165,12 @@ Catalog::~Catalog() { flease_->remove_listener(this); }
 void Catalog::start() {
   flease_->start();
   if (!options_.first_boot) {
-    runtime_.disk_read(kCatalogIdentityFile, 0, 8, make_tag(kTagIdentity, 0));
+    runtime_.disk_read(kCatalogIdentityFile, 0, kIdentityBytes, make_tag(kTagIdentity, 0));
     return;
   }
-  Bytes id(8);
-  for (int i = 0; i < 8; ++i) id[i] = static_cast<uint8_t>(uint64_t{self_} >> (8 * i));
-  runtime_.disk_chain({DiskStep::write(kCatalogIdentityFile, 0, Payload::real(std::move(id))), DiskStep::sync(kCatalogIdentityFile)},
+  Bytes identity;
+  WireWriter(identity).u64(self_);
+  runtime_.disk_chain({DiskStep::write(kCatalogIdentityFile, 0, Payload::real(std::move(identity))), DiskStep::sync(kCatalogIdentityFile)},
                       make_tag(kTagIdentity, 0));
   identity_known_ = true;
   for (auto& [id, s] : shards_) begin_recovery(*s);
@@ -181,7 +182,7 @@ void Catalog::start() {
 void Catalog::on_identity(const DiskCompletion& done) {
   if (identity_known_) return;  // the first boot's write
   identity_known_ = true;
-  disk_replaced_ = !done.status.is_ok() || done.data.size != 8;
+  disk_replaced_ = !done.status.is_ok() || done.data.size != kIdentityBytes;
   if (disk_replaced_) runtime_.count("catalog.disk_replaced");
   for (auto& [id, s] : shards_) begin_recovery(*s);
 }
@@ -399,19 +400,18 @@ void Catalog::on_commit(const Envelope& from, const CommitRecord& m) {
   Shard& s = *found;
   const RecordId& id = m.record.record_id;
   if (!validate_write_record(m.record).is_ok()) return reply_commit(from, m.request_id, StatusCode::kInvalidArgument, 0, kNoNode);
-  // A retry of a commit that already happened (or is on its way) gets the same answer.
+  // A retry of a commit that already happened (or is on its way) gets the same answer, also once its
+  // record has been replaced by a compaction and collected.
+  auto answer_again = [&](const char* counter, FileId file, uint64_t sequence) {
+    runtime_.count(counter);
+    const bool same_file = file == m.record.file_id;
+    reply_commit(from, m.request_id, same_file ? StatusCode::kOk : StatusCode::kInvalidArgument, same_file ? sequence : 0,
+                 kNoNode);
+  };
   const RecordStore::Slot slot = store_.find(id);
-  if (slot != RecordStore::kNoSlot) {
-    runtime_.count("catalog.commit_duplicate");
-    const bool same_file = store_.file(slot) == m.record.file_id;
-    return reply_commit(from, m.request_id, same_file ? StatusCode::kOk : StatusCode::kInvalidArgument,
-                        same_file ? store_.sequence(slot) : 0, kNoNode);
-  }
+  if (slot != RecordStore::kNoSlot) return answer_again("catalog.commit_duplicate", store_.file(slot), store_.sequence(slot));
   if (auto c = s.collected.find(id); c != s.collected.end()) {
-    runtime_.count("catalog.commit_duplicate_collected");
-    const bool same_file = c->second.first == m.record.file_id;
-    return reply_commit(from, m.request_id, same_file ? StatusCode::kOk : StatusCode::kInvalidArgument,
-                        same_file ? c->second.second : 0, kNoNode);
+    return answer_again("catalog.commit_duplicate_collected", c->second.first, c->second.second);
   }
   // An abandoned record never commits: its fragments are being (or have been) deleted as orphans.
   if (s.abandoned.count(id) != 0) {

@@ -168,25 +168,49 @@ TEST(CatalogReplication, AMinorityCannotCommit) {
   EXPECT_EQ(cluster.commits.size(), 3u);
 }
 
-// Elects a primary and commits records 1-5; then `kind` hits one backup's disk for `duration_ns` while
-// records 6..5+`more` are committed (by the primary and the other backup). Returns the primary, the
-// backup whose disk was hit and the other backup.
-std::tuple<NodeId, NodeId, NodeId> commit_through_disk_fault(CatalogCluster& cluster, FaultKind kind, TimeNs duration_ns,
-                                                             uint64_t more) {
+// The group of a disk-fault test: the primary, the backup whose disk is hit, the other backup.
+struct DiskFaultGroup {
+  NodeId primary;
+  NodeId faulted;
+  NodeId other;
+};
+
+// Elects a primary and commits records 1-5.
+DiskFaultGroup elect_and_commit_five(CatalogCluster& cluster) {
   const NodeId primary = cluster.wait_for_primary();
   std::vector<NodeId> backups;
   for (NodeId n : cluster.group()) {
     if (n != primary) backups.push_back(n);
   }
   EXPECT_EQ(commit_many(cluster, primary, 1, 5).size(), 5u);
+  return {primary, backups.at(0), backups.at(1)};
+}
+
+// `kind` on `node`'s disk, from now for `duration_ns`.
+void disk_fault(CatalogCluster& cluster, FaultKind kind, NodeId node, TimeNs duration_ns) {
   FaultSpec f;
   f.kind = kind;
   f.at_ns = cluster.world->now_ns();
   f.duration_ns = duration_ns;
-  f.nodes = {backups.at(0)};
+  f.nodes = {node};
   cluster.world->schedule_fault(f);
-  EXPECT_EQ(commit_many(cluster, primary, 6, more).size(), more);
-  return {primary, backups.at(0), backups.at(1)};
+}
+
+// Elects a primary and commits records 1-5; then `kind` hits one backup's disk for `duration_ns` while
+// records 6..5+`more` are committed (by the primary and the other backup).
+DiskFaultGroup commit_through_disk_fault(CatalogCluster& cluster, FaultKind kind, TimeNs duration_ns, uint64_t more) {
+  const DiskFaultGroup g = elect_and_commit_five(cluster);
+  disk_fault(cluster, kind, g.faulted, duration_ns);
+  EXPECT_EQ(commit_many(cluster, g.primary, 6, more).size(), more);
+  return g;
+}
+
+// With the other backup down, a commit must not be acknowledged: the faulted backup does not count.
+void expect_no_commit_without_other(CatalogCluster& cluster, const DiskFaultGroup& g, const WriteRecord& record) {
+  cluster.world->crash(g.other);
+  const uint64_t request = cluster.commit(g.primary, record);
+  cluster.run_for(kSecond);
+  EXPECT_EQ(cluster.client().commits.count(request), 0u) << "acknowledged with a replica that lost its log";
 }
 
 // A full disk fails a backup's log write. Once the disk has room again, the backup reads its log back,
@@ -211,16 +235,13 @@ TEST(CatalogReplication, ABackupWhoseDiskFilledUpRejoinsOnceItHasRoom) {
 // It must not count again (a majority that holds it could miss a committed entry), so it stays out.
 TEST(CatalogReplication, ABackupWhoseDiskLostItsLogStaysOut) {
   CatalogCluster cluster(kNodes);
-  const auto [primary, failed, other] = commit_through_disk_fault(cluster, FaultKind::kDiskFail, 500 * kMillisecond, 5);
+  const DiskFaultGroup g = commit_through_disk_fault(cluster, FaultKind::kDiskFail, 500 * kMillisecond, 5);
   cluster.run_for(3 * kSecond);
   EXPECT_EQ(cluster.world->counter("catalog.log_lost"), 1u);
-  const uint64_t applied = cluster.catalog(failed)->applied_index(0);
-  ASSERT_EQ(commit_many(cluster, primary, 11, 5).size(), 5u);  // the primary and the other backup
-  EXPECT_EQ(cluster.catalog(failed)->applied_index(0), applied) << "a replica that lost its log takes no entries";
-  cluster.world->crash(other);
-  const uint64_t request = cluster.commit(primary, make_record(1, {1, 16}, 160, 10));
-  cluster.run_for(kSecond);
-  EXPECT_EQ(cluster.client().commits.count(request), 0u) << "acknowledged with a replica that lost its log";
+  const uint64_t applied = cluster.catalog(g.faulted)->applied_index(0);
+  ASSERT_EQ(commit_many(cluster, g.primary, 11, 5).size(), 5u);  // the primary and the other backup
+  EXPECT_EQ(cluster.catalog(g.faulted)->applied_index(0), applied) << "a replica that lost its log takes no entries";
+  expect_no_commit_without_other(cluster, g, make_record(1, {1, 16}, 160, 10));
 }
 
 // A backup restarts on a replaced, empty disk (it failed while the node was down). Its logs held entries
@@ -228,30 +249,16 @@ TEST(CatalogReplication, ABackupWhoseDiskLostItsLogStaysOut) {
 // missing, and every shard of it stays out.
 TEST(CatalogReplication, ABackupRestartedOnAReplacedDiskStaysOut) {
   CatalogCluster cluster(kNodes);
-  const NodeId primary = cluster.wait_for_primary();
-  ASSERT_EQ(commit_many(cluster, primary, 1, 5).size(), 5u);
-  NodeId replaced = kNoNode, other = kNoNode;
-  for (NodeId n : cluster.group()) {
-    if (n == primary) continue;
-    (replaced == kNoNode ? replaced : other) = n;
-  }
-  cluster.world->crash(replaced);
-  FaultSpec f;
-  f.kind = FaultKind::kDiskFail;
-  f.at_ns = cluster.world->now_ns();
-  f.duration_ns = 100 * kMillisecond;
-  f.nodes = {replaced};
-  cluster.world->schedule_fault(f);
+  const DiskFaultGroup g = elect_and_commit_five(cluster);
+  cluster.world->crash(g.faulted);
+  disk_fault(cluster, FaultKind::kDiskFail, g.faulted, 100 * kMillisecond);
   cluster.run_for(500 * kMillisecond);
-  cluster.world->restart(replaced);
+  cluster.world->restart(g.faulted);
   cluster.run_for(kSecond);
   EXPECT_EQ(cluster.world->counter("catalog.disk_replaced"), 1u);
-  ASSERT_EQ(commit_many(cluster, primary, 6, 5).size(), 5u);  // the primary and the other backup
-  EXPECT_EQ(cluster.catalog(replaced)->applied_index(0), 0u) << "a replica on a replaced disk takes no entries";
-  cluster.world->crash(other);
-  const uint64_t request = cluster.commit(primary, make_record(1, {1, 11}, 110, 10));
-  cluster.run_for(kSecond);
-  EXPECT_EQ(cluster.client().commits.count(request), 0u) << "acknowledged with a replica that lost its log";
+  ASSERT_EQ(commit_many(cluster, g.primary, 6, 5).size(), 5u);  // the primary and the other backup
+  EXPECT_EQ(cluster.catalog(g.faulted)->applied_index(0), 0u) << "a replica on a replaced disk takes no entries";
+  expect_no_commit_without_other(cluster, g, make_record(1, {1, 11}, 110, 10));
 }
 
 // A client that keeps committing (and now and then compacting) through whatever the faults do: it
