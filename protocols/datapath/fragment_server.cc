@@ -31,6 +31,7 @@ enum TagKind : uint64_t {
   kTagRebuildTimer = 9,
   kTagOrphanTimer = 10,
   kTagOrphanRequest = 11,
+  kTagManifestCheck = 12,
 };
 constexpr uint64_t kTagIdMask = (uint64_t{1} << 56) - 1;
 constexpr uint64_t make_tag(uint64_t kind, uint64_t id) { return (kind << 56) | (id & kTagIdMask); }
@@ -41,7 +42,6 @@ constexpr uint64_t tag_id(uint64_t tag) { return tag & kTagIdMask; }
 // u32 offset, u32 size, u32 CRC32C of the 40 bytes before it. Deletions carry no location (zeros). A
 // fragment index is below 256 (k + m <= 256) and a fragment lies within its log, whose size the
 // configuration keeps below 4 GiB, so 32 bits hold each.
-constexpr uint64_t kManifestEntryBytes = 44;
 constexpr uint8_t kManifestAdd = 1;
 constexpr uint8_t kManifestDelete = 2;
 constexpr uint8_t kManifestVersion = 3;
@@ -96,6 +96,18 @@ size_t for_each_manifest_entry(ByteSpan manifest, F&& f) {
     if (decode_manifest_entry(bytes, e)) f(e, bytes);
     else ++corrupt;
   }
+  return corrupt;
+}
+
+// Adds a read's bytes to `carry` and calls f(entry) for every whole entry there that decodes, keeping a
+// trailing partial entry in `carry` for the next read; returns how many entries did not decode.
+template <typename F>
+size_t consume_manifest_read(Bytes& carry, const Payload& read, F&& f) {
+  if (read.is_real()) carry.insert(carry.end(), read.bytes->begin(), read.bytes->end());
+  else carry.resize(carry.size() + read.size, 0);  // cannot happen: the manifest is always real bytes
+  const size_t corrupt = for_each_manifest_entry(carry, [&](const ManifestEntry& e, ByteSpan) { f(e); });
+  const size_t used = carry.size() / kManifestEntryBytes * kManifestEntryBytes;  // whole entries
+  carry.erase(carry.begin(), carry.begin() + static_cast<std::ptrdiff_t>(used));
   return corrupt;
 }
 
@@ -181,9 +193,7 @@ void FragmentServer::replay_manifest(const DiskCompletion& done) {
     return;
   }
   const uint64_t got = done.data.size;
-  if (done.data.is_real()) replay_carry_.insert(replay_carry_.end(), done.data.bytes->begin(), done.data.bytes->end());
-  else replay_carry_.resize(replay_carry_.size() + got, 0);  // cannot happen: the manifest is always real bytes
-  const size_t corrupt = for_each_manifest_entry(replay_carry_, [&](const ManifestEntry& e, ByteSpan) {
+  const size_t corrupt = consume_manifest_read(replay_carry_, done.data, [&](const ManifestEntry& e) {
     if (e.op == kManifestAdd) {
       *index_.try_emplace(e.key).first = Stored{e.location, 0, false};
     } else if (e.op == kManifestDelete) {
@@ -191,8 +201,6 @@ void FragmentServer::replay_manifest(const DiskCompletion& done) {
     }
   });
   for (size_t i = 0; i < corrupt; ++i) runtime_.count("datapath.manifest_entry_corrupt");
-  const size_t used = replay_carry_.size() / kManifestEntryBytes * kManifestEntryBytes;  // whole entries
-  replay_carry_.erase(replay_carry_.begin(), replay_carry_.begin() + static_cast<std::ptrdiff_t>(used));
   replay_offset_ += got;
   if (got == kManifestChunkBytes) {
     runtime_.disk_read(kFragmentManifestFile, replay_offset_, kManifestChunkBytes, make_tag(kTagManifestRead, 0));
@@ -303,6 +311,7 @@ void FragmentServer::on_disk(const DiskCompletion& done) {
     case kTagBatch: batch_done(id, done.status); break;
     case kTagFetchRead: fetch_disk_done(id, done); break;
     case kTagManifestRead: replay_manifest(done); break;
+    case kTagManifestCheck: manifest_check_read(done); break;
     default: break;  // removals: nothing waits for them
   }
 }
@@ -577,6 +586,10 @@ void FragmentServer::fetch_disk_done(uint64_t id, const DiskCompletion& done) {
   if (status == StatusCode::kOk && fetch.whole) {
     charge_checksum(done.data.size > kFragmentHeaderBytes ? done.data.size - kFragmentHeaderBytes : 0);
     status = check_whole(fetch.key, fetch.location.size, done.data);
+    if (status == StatusCode::kOk && fetch.purpose == Fetch::For::kScrub) {
+      Stored* stored = index_.find(fetch.key);
+      if (stored != nullptr && stored->location == fetch.location) stored->scrubbed = true;
+    }
     if (status == StatusCode::kCorrupt) {
       runtime_.count(fetch.purpose == Fetch::For::kScrub      ? "datapath.scrub_corrupt"
                      : fetch.purpose == Fetch::For::kCleaner ? "datapath.clean_corrupt"
@@ -630,10 +643,14 @@ void FragmentServer::start_scrub() {
   if (scrub_running_ || !ready_) return;
   scrub_queue_.clear();
   scrub_queue_.reserve(index_.size());
-  index_.for_each([&](const Key& key, const Stored&) { scrub_queue_.push_back(key); });
+  index_.for_each([&](const Key& key, Stored& stored) {
+    scrub_queue_.push_back(key);
+    stored.scrubbed = false;
+  });
   std::sort(scrub_queue_.begin(), scrub_queue_.end());
   scrub_position_ = 0;
   scrub_running_ = true;
+  scrub_manifest_checked_ = false;
   scrub_next();
 }
 
@@ -648,11 +665,75 @@ void FragmentServer::scrub_next() {
     fetch.purpose = Fetch::For::kScrub;
     read_fragment(key, found->location, std::move(fetch), 0, found->location.size);
   }
-  if (scrub_running_ && scrub_in_flight_ == 0 && scrub_position_ >= scrub_queue_.size()) {
-    scrub_running_ = false;
-    ++scrub_passes_;
-    runtime_.count("datapath.scrub_pass");
+  if (!scrub_running_ || scrub_in_flight_ > 0 || scrub_position_ < scrub_queue_.size() || manifest_check_) return;
+  if (!scrub_manifest_checked_) {  // every fragment read: now the manifest
+    scrub_manifest_checked_ = true;
+    manifest_check_ = std::make_unique<ManifestCheck>();
+    return read_manifest_for_check();
   }
+  scrub_running_ = false;
+  ++scrub_passes_;
+  runtime_.count("datapath.scrub_pass");
+}
+
+// Reads the next stretch of the manifest's durable bytes, or compares once it has read them all. Bytes
+// below the durable end never change (a failed batch rewinds only its own, later, bytes) but by rot.
+void FragmentServer::read_manifest_for_check() {
+  const uint64_t end = durable_manifest_bytes();
+  if (manifest_check_->offset >= end) return finish_manifest_check();
+  const uint64_t length = std::min(kManifestChunkBytes, end - manifest_check_->offset);
+  runtime_.disk_read(kFragmentManifestFile, manifest_check_->offset, length, make_tag(kTagManifestCheck, 0));
+}
+
+void FragmentServer::manifest_check_read(const DiskCompletion& done) {
+  if (!manifest_check_) return;
+  if (!done.status.is_ok()) {  // a failed disk: the pass ends without the check
+    runtime_.count("datapath.manifest_check_failed");
+    manifest_check_.reset();
+    return scrub_next();
+  }
+  ManifestCheck& check = *manifest_check_;
+  check.offset += done.data.size;
+  consume_manifest_read(check.carry, done.data, [&](const ManifestEntry& e) {
+    if (e.op == kManifestAdd) *check.listed.try_emplace(e.key).first = e.location;
+    else if (e.op == kManifestDelete) check.listed.erase(e.key);
+  });
+  read_manifest_for_check();
+}
+
+// The manifest's durable bytes are all read: with the entries not yet durable (the batch on the disk and
+// the next one), they are every entry appended, and the index reflects every durable one. So a fragment
+// not named by a pending entry must be listed exactly where the index has it, and one the index no longer
+// holds must not be listed; an entry that says otherwise rotted (or was lost), and is appended again. A
+// fragment's entry only if this pass read the fragment back sound: the manifest may be short because the
+// disk was replaced under the server, and then the fragment's bytes went with it.
+void FragmentServer::finish_manifest_check() {
+  const std::unique_ptr<ManifestCheck> check = std::move(manifest_check_);
+  std::vector<Key> pending;
+  const auto collect = [&](ByteSpan entries) {
+    for_each_manifest_entry(entries, [&](const ManifestEntry& e, ByteSpan) { pending.push_back(e.key); });
+  };
+  if (manifest_flushing_) collect(*manifest_flushing_);
+  collect(manifest_pending_);
+  std::sort(pending.begin(), pending.end());
+  const auto settled = [&](const Key& key) { return !std::binary_search(pending.begin(), pending.end(), key); };
+  std::vector<std::pair<Key, FragmentLocation>> rewrite;  // appended after the walks (a delete flushes at once)
+  index_.for_each([&](const Key& key, const Stored& stored) {
+    const FragmentLocation* listed = check->listed.find(key);
+    if ((listed == nullptr || *listed != stored.location) && stored.scrubbed && settled(key)) {
+      rewrite.emplace_back(key, stored.location);
+    }
+  });
+  const size_t adds = rewrite.size();
+  check->listed.for_each([&](const Key& key, const FragmentLocation&) {
+    if (!index_.contains(key) && settled(key)) rewrite.emplace_back(key, FragmentLocation{});
+  });
+  for (size_t i = 0; i < rewrite.size(); ++i) {
+    append_manifest(i < adds ? kManifestAdd : kManifestDelete, rewrite[i].first, rewrite[i].second);
+    runtime_.count("datapath.manifest_entry_rewritten");
+  }
+  flush_manifest();
+  scrub_next();
 }
 
 // ---- cleaning ----

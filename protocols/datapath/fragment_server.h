@@ -2,7 +2,9 @@
 // disk and serves them back. A store is written and fsynced before it is acknowledged; a whole-fragment
 // fetch is CRC-checked before it is sent, and a corrupt fragment is answered with kCorrupt and reported
 // to the file's catalog group (FragmentCorrupt); a periodic scrub reads every fragment to find rot before
-// readers do; RebuildFragment recreates a lost fragment here from any k others.
+// readers do, and reads the durable manifest back to find rot in it before a restart would (an entry
+// that no longer says what the index holds is appended again); RebuildFragment recreates a lost
+// fragment here from any k others.
 //
 // Orphan collection: a fragment whose record was never committed (the writer crashed or gave up) or was
 // collected while its DeleteFragments got lost would stay forever. Every orphan_grace a pass picks
@@ -58,6 +60,7 @@ inline constexpr uint64_t kFragmentBytesMax = 0xffffffffu;
 
 std::string fragment_log_file(uint32_t log);  // "frag/log/<log>"
 inline constexpr const char* kFragmentManifestFile = "frag/manifest";
+inline constexpr uint64_t kManifestEntryBytes = 44;  // one entry (layout in fragment_server.cc)
 
 // The fragments a manifest's bytes list as stored, and where: what a restart finds (tests and the
 // durability checker read a disk's durable manifest with it). Corrupt entries are skipped.
@@ -101,6 +104,7 @@ class FragmentServer final : public Role {
     FragmentLocation location;
     TimeNs checked_local_ns = 0;  // stored, or last asked about (local clock; reset by a restart)
     bool confirmed = false;       // the catalog said its record is current
+    bool scrubbed = false;        // read back whole and sound by the scrub pass under way
   };
   static_assert(sizeof(Stored) == 32, "an index slot (32-byte key, Stored) fills one cache line");
 
@@ -191,6 +195,13 @@ class FragmentServer final : public Role {
 
   void start_scrub();
   void scrub_next();
+  // The scrub's check of the manifest, once the pass has read every fragment: reads the manifest's
+  // durable bytes back (catching up with batches that land meanwhile), then appends again every entry
+  // that a restart would not find as the index has it (a fragment's only if the pass found it sound).
+  uint64_t durable_manifest_bytes() const { return manifest_bytes_ - (manifest_flushing_ ? manifest_flushing_->size() : 0); }
+  void read_manifest_for_check();
+  void manifest_check_read(const DiskCompletion& done);
+  void finish_manifest_check();
 
   void start_cleaning();
   void clean_next();
@@ -261,6 +272,13 @@ class FragmentServer final : public Role {
   uint32_t scrub_in_flight_ = 0;
   bool scrub_running_ = false;
   uint64_t scrub_passes_ = 0;
+  struct ManifestCheck {
+    uint64_t offset = 0;                     // read back so far
+    Bytes carry;                             // a partial entry between two reads
+    FragmentTable<FragmentLocation> listed;  // what a restart would find in those bytes
+  };
+  std::unique_ptr<ManifestCheck> manifest_check_;  // while the scrub checks the manifest
+  bool scrub_manifest_checked_ = false;            // this pass's check began
 
   // The cleaner works on one sealed log at a time: its live fragments in offset order.
   uint64_t logs_removed_ = 0;
