@@ -49,6 +49,14 @@ World::World(const Scenario& scenario, TraceRecorder* trace)
     }
   }
   saved_drift_ppm_.assign(node_count(), 0);
+  // A node crashed from time 0 is down from the start: its roles first boot when it comes up (as a node
+  // that joins later would), not at 0 only to be crashed before their first disk writes land.
+  for (const FaultSpec& f : scenario_.faults) {
+    if (f.kind != FaultKind::kCrash || f.at_ns != 0) continue;
+    for (NodeId n : f.nodes) {
+      if (n < node_count()) nodes_[n]->up = false;
+    }
+  }
 }
 
 World::~World() = default;

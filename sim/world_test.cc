@@ -121,6 +121,32 @@ TEST(World, ScheduledCrashFaultRestartsAfterItsDuration) {
   EXPECT_TRUE(world.node_up(1));
 }
 
+// Crashed from time 0: the node is down from the start, so its role first starts when it comes up.
+TEST(World, ANodeCrashedFromTimeZeroFirstBootsWhenItComesUp) {
+  Scenario s = testing::small_scenario(1, 1, 2);
+  FaultSpec crash;
+  crash.kind = FaultKind::kCrash;
+  crash.nodes = {1};
+  crash.at_ns = 0;
+  crash.duration_ns = 2 * kSecond;
+  s.faults.push_back(crash);
+  s.duration_ns = 5 * kSecond;
+  World world(s, nullptr);
+  int starts = 0;
+  std::vector<TimeNs> events;
+  world.add_role(1, kPortEcho, [&](Runtime& rt) { return std::make_unique<Counter>(rt, &starts, &events); });
+  EXPECT_FALSE(world.node_up(1));
+  EXPECT_EQ(starts, 0);
+  std::vector<std::pair<NodeId, bool>> transitions;
+  world.observe_nodes([&](NodeId n, bool up) { transitions.emplace_back(n, up); });
+  const RunSummary summary = world.run();
+  EXPECT_EQ(summary.faults_injected, 1u);
+  EXPECT_EQ(transitions, (std::vector<std::pair<NodeId, bool>>{{1, true}}));
+  EXPECT_EQ(starts, 1);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events[0], 3 * kSecond);  // its first timer, a second after it came up
+}
+
 TEST(World, ClockFaultsStepAndDrift) {
   Scenario s = testing::small_scenario(1, 1, 1);
   FaultSpec step;
