@@ -1087,6 +1087,7 @@ void Catalog::break_shard(Shard& s, const char* reason, bool retry) {
   runtime_.count(reason);
   if (s.mode == Mode::kPrimary || s.mode == Mode::kSyncing) step_down(s, "catalog.step_down_broken");
   s.mode = Mode::kBroken;
+  s.out_for_good = !retry;
   flease_->release(s.id);
   if (retry) runtime_.set_timer(config_->catalog_disk_retry_ns, make_tag(kTagRetry, s.id));
 }
@@ -1226,7 +1227,7 @@ void Catalog::maybe_replace(Shard& s, TimeNs now) {
   if (!s.change_target.empty()) {
     if (s.change_index != 0) return;  // appended: it commits, or a successor's barrier commits it
     for (NodeId n : s.change_target) {
-      if (!alive(n)) return cancel_change(s, "catalog.replacement_learner_lost");
+      if (!alive(n) || contains(s.lost_members, n)) return cancel_change(s, "catalog.replacement_learner_lost");
     }
     if (now - s.change_started_local_ns > std::max<TimeNs>(4 * after, 10 * kSecond)) {
       return cancel_change(s, "catalog.replacement_timed_out");
@@ -1237,16 +1238,18 @@ void Catalog::maybe_replace(Shard& s, TimeNs now) {
   const std::vector<NodeId>& group = acting_group(s);
   std::vector<NodeId> survivors;
   for (NodeId n : group) {
-    const bool gone = !alive(n) && n < dead_since_local_ns_.size() && dead_since_local_ns_[n] >= 0 &&
+    const bool dead = !alive(n) && n < dead_since_local_ns_.size() && dead_since_local_ns_[n] >= 0 &&
                       now - dead_since_local_ns_[n] >= after;
-    if (!gone) survivors.push_back(n);
+    if (!dead && !contains(s.lost_members, n)) survivors.push_back(n);
   }
   if (survivors.size() == group.size()) return;
-  Result<std::vector<uint32_t>> placed = placement_->place_catalog(s.id, static_cast<uint32_t>(group.size()));
+  // Placement ranks alive nodes, lost members among them: ask for enough to pass over those.
+  const auto wanted = static_cast<uint32_t>(group.size() + s.lost_members.size());
+  Result<std::vector<uint32_t>> placed = placement_->place_catalog(s.id, wanted);
   if (!placed.is_ok()) return runtime_.count("catalog.replacement_unplaceable");
   std::vector<NodeId> target = survivors;
   for (NodeId n : placed.value()) {
-    if (target.size() < group.size() && alive(n) && !contains(target, n)) target.push_back(n);
+    if (target.size() < group.size() && alive(n) && !contains(target, n) && !contains(s.lost_members, n)) target.push_back(n);
   }
   if (target.size() == survivors.size()) return runtime_.count("catalog.replacement_no_candidate");
   if (target.size() == group.size()) target = stable_reassign(group, target);  // survivors keep their place

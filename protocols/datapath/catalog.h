@@ -258,7 +258,11 @@ class Catalog final : public Role, private lease::LeaseListener {
     std::vector<NodeId> change_target;
     TimeNs change_started_local_ns = 0;
     uint64_t change_index = 0;  // its kReconfigure entry, once appended
+    // As primary: members (or learners) that answered they are out for good (their log was lost), so
+    // they are replaced at once and never picked again. Learned from their answers, not replicated.
+    std::vector<NodeId> lost_members;
     Mode mode = Mode::kRecovering;
+    bool out_for_good = false;  // broken without a retry: answers replication with kIoError
     std::string log_file;
     // The log: entries [tail_first, last_index] in memory (older ones on disk only).
     std::deque<CatalogLogEntry> tail;

@@ -264,6 +264,16 @@ void Catalog::send_ack(Shard& s, NodeId to, StatusCode status, uint64_t log_inde
 void Catalog::on_replicate(const Envelope& from, const Replicate& m) {
   Shard* found = find_shard(m.shard);
   if (found == nullptr) found = adopt_shard(m.shard);  // a learner, or a member that restarted
+  if (found != nullptr && found->mode == Mode::kBroken && found->out_for_good) {
+    // Its log lost entries it had acknowledged: it will never count again, so the primary may replace it.
+    runtime_.count("catalog.replicate_refused_log_lost");
+    auto ack = std::make_shared<ReplicateAck>();
+    ack->shard = m.shard;
+    ack->epoch = m.epoch;
+    ack->status = StatusCode::kIoError;
+    runtime_.send(from.from, kPortCatalog, std::move(ack));
+    return;
+  }
   if (found == nullptr || found->mode == Mode::kRecovering || found->mode == Mode::kBroken) {
     runtime_.count("catalog.replicate_ignored");
     return;
@@ -358,6 +368,13 @@ void Catalog::on_replicate_ack(const Envelope& from, const ReplicateAck& m) {
   auto it = std::find_if(s.peers.begin(), s.peers.end(), [&](const Peer& p) { return p.node == from.from; });
   if (it == s.peers.end()) return;
   Peer& p = *it;
+  if (m.status == StatusCode::kIoError) {  // out for good: replaced at the next tick, never picked again
+    if (!contains(s.lost_members, p.node)) {
+      s.lost_members.push_back(p.node);
+      runtime_.count("catalog.member_log_lost");
+    }
+    return;
+  }
   p.backoff_ns = 0;
   if (m.status == StatusCode::kOk) {
     p.match_index = std::max(p.match_index, std::min(m.log_index, s.last_index));

@@ -231,10 +231,14 @@ TEST(CatalogReplication, ABackupWhoseDiskFilledUpRejoinsOnceItHasRoom) {
   EXPECT_EQ(cluster.durable_commits(full).size(), 26u);
 }
 
+// Groups that never change, so the replica that lost its log stays a member (a group that may change
+// replaces it: CatalogReconfiguration.AMemberWhoseDiskLostItsLogIsReplacedAtOnce).
+void never_replace(DataPathConfig& c) { c.catalog_replace_after_ns = 0; }
+
 // A failed disk is replaced by an empty one: the backup's log, with entries it had acknowledged, is gone.
 // It must not count again (a majority that holds it could miss a committed entry), so it stays out.
 TEST(CatalogReplication, ABackupWhoseDiskLostItsLogStaysOut) {
-  CatalogCluster cluster(kNodes);
+  CatalogCluster cluster(kNodes, {}, never_replace);
   const DiskFaultGroup g = commit_through_disk_fault(cluster, FaultKind::kDiskFail, 500 * kMillisecond, 5);
   cluster.run_for(3 * kSecond);
   EXPECT_EQ(cluster.world->counter("catalog.log_lost"), 1u);
@@ -248,7 +252,7 @@ TEST(CatalogReplication, ABackupWhoseDiskLostItsLogStaysOut) {
 // it had acknowledged, so it must not count again: the identity file written at its first boot is
 // missing, and every shard of it stays out.
 TEST(CatalogReplication, ABackupRestartedOnAReplacedDiskStaysOut) {
-  CatalogCluster cluster(kNodes);
+  CatalogCluster cluster(kNodes, {}, never_replace);
   const DiskFaultGroup g = elect_and_commit_five(cluster);
   cluster.world->crash(g.faulted);
   disk_fault(cluster, FaultKind::kDiskFail, g.faulted, 100 * kMillisecond);
@@ -362,6 +366,19 @@ bool run_checking_leases(CatalogCluster& cluster, const std::function<bool()>& d
     if (cluster.world->now_ns() >= end) return false;
     cluster.run_for(5 * kMillisecond);
   }
+}
+
+// Runs (checking leases) until some replica serves the shard; returns it, or kNoNode after `limit_ns`.
+NodeId run_until_primary(CatalogCluster& cluster, TimeNs limit_ns) {
+  NodeId next = kNoNode;
+  run_checking_leases(
+      cluster,
+      [&] {
+        next = cluster.primary().value_or(kNoNode);
+        return next != kNoNode;
+      },
+      limit_ns);
+  return next;
 }
 
 // Every up member of the shard's current group (as `reference` applied it) at the same applied index
@@ -598,16 +615,8 @@ TEST(CatalogReconfiguration, ADeadMemberIsReplacedAndTheGroupThenSurvivesASecond
   const NodeId survivor = other_member(original, {primary, victim});
   cluster.world->crash(primary);
   cluster.membership(alive_except({victim, primary}));
-  NodeId next = kNoNode;
-  ASSERT_TRUE(run_checking_leases(
-      cluster,
-      [&] {
-        const std::optional<NodeId> p = cluster.primary();
-        next = p.value_or(kNoNode);
-        return p.has_value();
-      },
-      20 * kSecond))
-      << cluster.describe();
+  const NodeId next = run_until_primary(cluster, 20 * kSecond);
+  ASSERT_NE(next, kNoNode) << cluster.describe();
   EXPECT_TRUE(next == survivor || next == added) << next;
   const QueryReply all = cluster.query_and_wait(next, 1, Extent{0, 1000});
   ASSERT_EQ(all.status, StatusCode::kOk);
@@ -628,6 +637,43 @@ TEST(CatalogReconfiguration, ADeadMemberIsReplacedAndTheGroupThenSurvivesASecond
   EXPECT_EQ(redirected.status, StatusCode::kNotLeader);
   ASSERT_EQ(commit_many(cluster, next, 46, 3).size(), 3u);
   expect_members_agree(cluster, next);
+}
+
+// A backup's disk fails and is replaced by an empty one: its replica is out for good (catalog.log_lost),
+// answers the primary so, and is replaced at once (its node is alive, so membership never would). Then
+// the other original backup's disk goes the same way and is replaced too; with the primary crashed as
+// well, the two replacements elect one of them, and every record is there: a group outlives its members'
+// disks one after another.
+TEST(CatalogReconfiguration, AMemberWhoseDiskLostItsLogIsReplacedAtOnce) {
+  CatalogCluster cluster(kNodes, {}, replace_after);
+  const DiskFaultGroup g = commit_through_disk_fault(cluster, FaultKind::kDiskFail, 500 * kMillisecond, 5);
+  const auto version_is = [&](uint64_t v) { return [&cluster, &g, v] { return cluster.catalog(g.primary)->config_version(0) == v; }; };
+  ASSERT_TRUE(run_checking_leases(cluster, version_is(2), 20 * kSecond)) << cluster.describe();
+  EXPECT_EQ(cluster.world->counter("catalog.log_lost"), 1u);
+  EXPECT_EQ(cluster.world->counter("catalog.member_log_lost"), 1u);
+  const std::vector<NodeId> second = cluster.catalog(g.primary)->members(0);
+  ASSERT_EQ(second.size(), 3u);
+  EXPECT_FALSE(std::count(second.begin(), second.end(), g.faulted));
+  EXPECT_TRUE(std::count(second.begin(), second.end(), g.other));
+  ASSERT_EQ(commit_many(cluster, g.primary, 11, 5).size(), 5u);
+
+  disk_fault(cluster, FaultKind::kDiskFail, g.other, 500 * kMillisecond);
+  ASSERT_EQ(commit_many(cluster, g.primary, 16, 5).size(), 5u);  // the primary and the first replacement
+  ASSERT_TRUE(run_checking_leases(cluster, version_is(3), 20 * kSecond)) << cluster.describe();
+  EXPECT_EQ(cluster.world->counter("catalog.log_lost"), 2u);
+  const std::vector<NodeId> third = cluster.catalog(g.primary)->members(0);
+  ASSERT_EQ(third.size(), 3u);
+  for (NodeId lost : {g.faulted, g.other}) EXPECT_FALSE(std::count(third.begin(), third.end(), lost)) << lost;
+  expect_members_agree(cluster, g.primary);
+
+  cluster.world->crash(g.primary);
+  cluster.membership(alive_except({g.primary}));
+  const NodeId next = run_until_primary(cluster, 20 * kSecond);
+  ASSERT_NE(next, kNoNode) << cluster.describe();
+  EXPECT_TRUE(std::count(third.begin(), third.end(), next)) << next;
+  const QueryReply all = cluster.query_and_wait(next, 1, Extent{0, 1000});
+  ASSERT_EQ(all.status, StatusCode::kOk);
+  EXPECT_EQ(all.entries.size(), 20u);
 }
 
 // Partitions `nodes` away from every other node (the client included) for `duration_ns`, from `at_ns`.
@@ -737,15 +783,8 @@ TEST(CatalogReconfiguration, ARestartedReplacementFindsItsGroupInItsLog) {
   cluster.world->crash(primary);
   cluster.world->restart(added);
   EXPECT_FALSE(cluster.catalog(added)->replicates(0));  // not until it is asked
-  NodeId next = kNoNode;
-  ASSERT_TRUE(run_checking_leases(
-      cluster,
-      [&] {
-        next = cluster.primary().value_or(kNoNode);
-        return next != kNoNode;
-      },
-      30 * kSecond))
-      << cluster.describe();
+  const NodeId next = run_until_primary(cluster, 30 * kSecond);
+  ASSERT_NE(next, kNoNode) << cluster.describe();
   EXPECT_TRUE(next == survivor || next == added) << next;
   EXPECT_TRUE(cluster.catalog(added)->member(0));
   const QueryReply all = cluster.query_and_wait(next, 1, Extent{0, 1000});
