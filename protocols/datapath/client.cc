@@ -448,6 +448,7 @@ void Client::expire(uint32_t slot, Op& op) {
     for (uint32_t i = 0; i < op.stores.size() && op.alive(gen); ++i) {
       if (op.stores[i].state != kAsked || op.stores[i].deadline_ns > now) continue;
       runtime_.count("datapath.store_timeout");
+      note_timeout(op.stores[i].node);
       op.depth = op.stores[i].depth;
       op.round_trips = std::max<uint32_t>(op.round_trips, op.depth);
       replace_fragment(slot, op, i);
@@ -495,6 +496,7 @@ void Client::expire_record(uint32_t slot, Op& op, uint32_t r, TimeNs now) {
     op.depth = s.depth;
     op.round_trips = std::max<uint32_t>(op.round_trips, op.depth);
     runtime_.count("datapath.fetch_timeout");
+    note_timeout(s.node);
   }
   if (!failed) return;
   if (rr.whole) ask_whole(slot, op, r);
@@ -564,10 +566,42 @@ void Client::start_record_write(uint32_t slot, ByteSpan plaintext) {
 
 bool Client::place(Op& op) {
   if (!placement_) return false;
-  Result<std::vector<uint32_t>> nodes = placement_->place_record(op.record.record_id, op.record.layout.fragment_count());
-  if (!nodes.is_ok()) return false;
-  for (size_t i = 0; i < nodes->size(); ++i) op.record.fragments[i].node = (*nodes)[i];
+  const uint32_t n = op.record.layout.fragment_count();
+  Result<std::vector<uint32_t>> nodes = rank(op.record.record_id, n);
+  if (!nodes.is_ok() || nodes->size() < n) return false;
+  for (uint32_t i = 0; i < n; ++i) op.record.fragments[i].node = (*nodes)[i];
   return true;
+}
+
+Result<std::vector<uint32_t>> Client::rank(const RecordId& record, uint32_t want) const {
+  if (avoided_.empty()) return placement_->place_record(record, want);
+  const auto longer = std::min<uint32_t>(placement_->alive_count(), want + static_cast<uint32_t>(avoided_.size()));
+  Result<std::vector<uint32_t>> ranked = placement_->place_record(record, longer);
+  if (!ranked.is_ok()) return placement_->place_record(record, want);
+  std::stable_partition(ranked->begin(), ranked->end(), [this](uint32_t node) { return responsive(node); });
+  return ranked;
+}
+
+// As long as membership would take to report the node gone, about: a few request timeouts.
+constexpr uint32_t kAvoidTimeouts = 4;
+
+bool Client::responsive(NodeId node) const {
+  if (!alive(node)) return false;
+  for (const auto& [avoided, until] : avoided_) {
+    if (avoided == node) return runtime_.local_now_ns() >= until;
+  }
+  return true;
+}
+
+void Client::note_timeout(NodeId node) {
+  const TimeNs now = runtime_.local_now_ns();
+  std::erase_if(avoided_, [&](const auto& a) { return a.second <= now || a.first == node; });
+  avoided_.emplace_back(node, now + kAvoidTimeouts * config_->request_timeout_ns);
+  runtime_.count("datapath.node_avoided");
+}
+
+void Client::note_reply(NodeId node) {
+  if (!avoided_.empty()) std::erase_if(avoided_, [&](const auto& a) { return a.first == node; });
 }
 
 void Client::send_store(uint32_t slot, Op& op, uint32_t index) {
@@ -581,6 +615,7 @@ void Client::send_store(uint32_t slot, Op& op, uint32_t index) {
 }
 
 void Client::on_store_reply(const Envelope& from, const StoreFragmentReply& m) {
+  note_reply(from.from);
   uint32_t slot, sub;
   Op* found = find(m.request_id, &slot, &sub);
   if (found == nullptr || found->phase != Phase::kStore || sub >= found->stores.size()) return;
@@ -611,7 +646,7 @@ void Client::replace_fragment(uint32_t slot, Op& op, uint32_t index) {
     return;
   }
   const uint32_t want = std::min<uint32_t>(placement_->alive_count(), n + static_cast<uint32_t>(op.failed_nodes.size()));
-  Result<std::vector<uint32_t>> ranked = placement_->place_record(op.record.record_id, want);
+  Result<std::vector<uint32_t>> ranked = rank(op.record.record_id, want);
   NodeId chosen = kNoNode;
   if (ranked.is_ok()) {
     for (uint32_t candidate : *ranked) {
@@ -841,7 +876,7 @@ void Client::start_record_read(uint32_t slot, Op& op, uint32_t r) {
       }
     }
     for (uint32_t i = 0; i < n; ++i) {
-      if (rr.window_length[i] > 0 && (rec.fragments[i].node == kUnplacedNode || !alive(rec.fragments[i].node))) direct = false;
+      if (rr.window_length[i] > 0 && (rec.fragments[i].node == kUnplacedNode || !responsive(rec.fragments[i].node))) direct = false;
     }
   }
   if (!direct) {
@@ -870,25 +905,25 @@ void Client::start_record_read(uint32_t slot, Op& op, uint32_t r) {
   ensure_timer(slot, op, deadline);
 }
 
-// Whole fragments from the nearest untried ones (alive before dead, data before parity at equal distance)
-// until k + extra_fragments are healthy or on their way; the first k healthy ones are used.
+// Whole fragments from the nearest untried ones (responsive before dead or avoided, data before parity at
+// equal distance) until k + extra_fragments are healthy or on their way; the first k healthy ones are used.
 void Client::ask_whole(uint32_t slot, Op& op, uint32_t r) {
   RecordRead& rr = op.reads[r];
   const WriteRecord& rec = rr.entry.record;
   const uint32_t n = rec.layout.fragment_count();
   const uint32_t k = rec.layout.k;
   const uint32_t want = std::min(n, k + config_->extra_fragments);
-  std::vector<std::tuple<uint32_t, uint32_t, uint32_t>> candidates;  // (rank, distance, index)
+  std::vector<std::tuple<uint32_t, uint32_t, uint32_t>> candidates;  // (order, distance, index)
   for (uint32_t i = 0; i < n; ++i) {
     const FragmentSlot& s = rr.slots[i];
     if ((s.state != kUntried && s.state != kAbandoned && s.state != kSuspect) || s.node == kUnplacedNode) continue;
-    const uint32_t rank = (s.state == kSuspect ? 0 : s.state == kAbandoned ? 3 : 1) + (alive(s.node) ? 0 : 1);
-    candidates.emplace_back(rank, node_distance(config_->nodes, runtime_.node_id(), s.node) * 2 + (i >= k ? 1 : 0), i);
+    const uint32_t order = (s.state == kSuspect ? 0 : s.state == kAbandoned ? 3 : 1) + (responsive(s.node) ? 0 : 1);
+    candidates.emplace_back(order, node_distance(config_->nodes, runtime_.node_id(), s.node) * 2 + (i >= k ? 1 : 0), i);
   }
   std::sort(candidates.begin(), candidates.end());
   const TimeNs deadline = runtime_.local_now_ns() + config_->request_timeout_ns;
   bool asked = false;
-  for (const auto& [rank, distance, i] : candidates) {
+  for (const auto& [order, distance, i] : candidates) {
     if (rr.healthy + rr.outstanding >= want) break;
     auto fetch = std::make_shared<FetchFragment>();
     fetch->request_id = request_id(slot, kWholeBit | (r << kIndexBits) | i);
@@ -927,6 +962,7 @@ void Client::switch_to_whole(uint32_t slot, Op& op, uint32_t r, bool suspect) {
 }
 
 void Client::on_fetch_reply(const Envelope& from, const FetchFragmentReply& m) {
+  note_reply(from.from);
   uint32_t slot, sub;
   Op* found = find(m.request_id, &slot, &sub);
   if (found == nullptr || found->phase != Phase::kFetch || sub == kSubCatalog) return;

@@ -140,6 +140,15 @@ class Client final : public Role {
   void charge(const CostOp& op, uint64_t bytes);
   uint64_t request_id(uint32_t slot, uint32_t sub) const;
   bool alive(NodeId node) const { return node < alive_.size() && alive_[node]; }
+  // Alive and not avoided. A node that lets a store or fetch time out is avoided for a while (new
+  // writes place nothing on it, reads ask it last): membership takes a session timeout to report a
+  // node gone, and each write placed on it meanwhile would wait out the request timeout. A reply
+  // from it ends that.
+  bool responsive(NodeId node) const;
+  void note_timeout(NodeId node);
+  void note_reply(NodeId node);
+  // The record's placement ranking, `want` long or more: nodes being avoided are moved to its end.
+  Result<std::vector<uint32_t>> rank(const RecordId& record, uint32_t want) const;
   void trace_operation(const Op& op);
 
   Runtime& runtime_;
@@ -149,6 +158,7 @@ class Client final : public Role {
   CatalogDirectory catalogs_;
   std::vector<NodeId> leader_hint_;  // by shard: the last primary that answered
   std::vector<bool> alive_;
+  std::vector<std::pair<NodeId, TimeNs>> avoided_;  // node, avoided until (local clock); mostly empty
   std::shared_ptr<const Placement> placement_;  // over the alive nodes (shared: config.placements)
   RecordCodec codec_;
   EncodedWrite encoded_;                // real payloads: reused across writes

@@ -604,7 +604,32 @@ TEST(Client, AWriteWithAServerDownPlacesTheFragmentElsewhere) {
     for (const FragmentEntry& f : e->record.fragments) EXPECT_NE(f.node, 3u);
   }
   EXPECT_GE(counter(summary, "datapath.store_replaced"), 1u);
+  // After the first timeout the client avoids node 3: later writes place nothing there.
+  EXPECT_EQ(counter(summary, "datapath.store_timeout"), 1u);
+  EXPECT_EQ(counter(summary, "datapath.node_avoided"), 1u);
   EXPECT_EQ(c.results[8].data, expected_bytes(c.results[8].pieces, 0, 72000));
+}
+
+// A data fragment's node goes down unnoticed by membership: the first read waits out a fetch timeout
+// and decodes from the others; the next reads ask that node last, so they wait for nothing.
+TEST(Client, ReadsAfterAFetchTimeoutAskTheSilentNodeLast) {
+  Cluster c(true);
+  c.install();
+  NodeId lost = kNoNode;
+  c.at(kMillisecond, [&](Client& client) {
+    client.write(kFile, 0, 40000, [&](const OperationResult& r) {
+      c.results.push_back(r);
+      lost = c.entry(r.record)->record.fragments[0].node;  // a data fragment: every read needs its bytes
+      c.world->kernel().after(kMillisecond, [&c, &lost] { c.world->crash(lost); });
+    });
+  });
+  std::vector<std::function<void(Client&, OperationCallback)>> reads(3, read_op(0, 40000));
+  c.sequence(100 * kMillisecond, reads);
+  const sim::RunSummary summary = c.world->run();
+  ASSERT_EQ(c.results.size(), 4u);
+  for (const OperationResult& r : c.results) ASSERT_EQ(r.status, StatusCode::kOk);
+  for (size_t i = 1; i < 4; ++i) EXPECT_EQ(c.results[i].data, expected_bytes(c.results[i].pieces, 0, 40000));
+  EXPECT_EQ(counter(summary, "datapath.fetch_timeout"), 1u) << "only the first read waited for node " << lost;
 }
 
 TEST(Client, RecordIdsStayUniqueAcrossClientRestarts) {
