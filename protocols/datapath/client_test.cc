@@ -619,13 +619,19 @@ TEST(Client, ReadsAfterAFetchTimeoutAskTheSilentNodeLast) {
   c.at(kMillisecond, [&](Client& client) {
     client.write(kFile, 0, 40000, [&](const OperationResult& r) {
       c.results.push_back(r);
-      lost = c.entry(r.record)->record.fragments[0].node;  // a data fragment: every read needs its bytes
-      c.world->kernel().after(kMillisecond, [&c, &lost] { c.world->crash(lost); });
+      // A data fragment's node (every read needs its bytes) that is neither the client's nor the catalog's.
+      const WriteRecord& record = c.entry(r.record)->record;
+      for (uint32_t i = 0; i < record.layout.k && lost == kNoNode; ++i) {
+        const NodeId node = record.fragments[i].node;
+        if (node != kClientNode && node != c.catalog(0).primary(kFile)) lost = node;
+      }
+      if (lost != kNoNode) c.world->kernel().after(kMillisecond, [&c, &lost] { c.world->crash(lost); });
     });
   });
   std::vector<std::function<void(Client&, OperationCallback)>> reads(3, read_op(0, 40000));
   c.sequence(100 * kMillisecond, reads);
   const sim::RunSummary summary = c.world->run();
+  ASSERT_NE(lost, kNoNode);
   ASSERT_EQ(c.results.size(), 4u);
   for (const OperationResult& r : c.results) ASSERT_EQ(r.status, StatusCode::kOk);
   for (size_t i = 1; i < 4; ++i) EXPECT_EQ(c.results[i].data, expected_bytes(c.results[i].pieces, 0, 40000));

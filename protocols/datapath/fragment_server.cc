@@ -681,8 +681,8 @@ void FragmentServer::scrub_next() {
 void FragmentServer::read_manifest_for_check() {
   const uint64_t end = durable_manifest_bytes();
   if (manifest_check_->offset >= end) return finish_manifest_check();
-  const uint64_t length = std::min(kManifestChunkBytes, end - manifest_check_->offset);
-  runtime_.disk_read(kFragmentManifestFile, manifest_check_->offset, length, make_tag(kTagManifestCheck, 0));
+  manifest_check_->asked = std::min(kManifestChunkBytes, end - manifest_check_->offset);
+  runtime_.disk_read(kFragmentManifestFile, manifest_check_->offset, manifest_check_->asked, make_tag(kTagManifestCheck, 0));
 }
 
 void FragmentServer::manifest_check_read(const DiskCompletion& done) {
@@ -698,6 +698,9 @@ void FragmentServer::manifest_check_read(const DiskCompletion& done) {
     if (e.op == kManifestAdd) *check.listed.try_emplace(e.key).first = e.location;
     else if (e.op == kManifestDelete) check.listed.erase(e.key);
   });
+  // Shorter than asked: the file lost bytes it had (a disk replaced under the server). What it lacks is
+  // compared as missing.
+  if (done.data.size < check.asked) return finish_manifest_check();
   read_manifest_for_check();
 }
 

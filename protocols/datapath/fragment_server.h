@@ -274,6 +274,7 @@ class FragmentServer final : public Role {
   uint64_t scrub_passes_ = 0;
   struct ManifestCheck {
     uint64_t offset = 0;                     // read back so far
+    uint64_t asked = 0;                      // bytes of the read in flight
     Bytes carry;                             // a partial entry between two reads
     FragmentTable<FragmentLocation> listed;  // what a restart would find in those bytes
   };

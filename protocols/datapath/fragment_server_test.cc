@@ -82,8 +82,19 @@ class Vandal final : public Role {
     bit_ = bit;
     runtime_.disk_read(file, offset, size, 1);
   }
+  // Cuts `file` down to its first `keep` bytes (a disk that lost the file's tail).
+  void truncate(const std::string& file, uint64_t keep) {
+    file_ = file;
+    runtime_.disk_read(file, 0, keep, 4);
+  }
   void on_message(const Envelope&, const Message&) override {}
   void on_disk(const DiskCompletion& done) override {
+    if (done.tag == 4) {
+      runtime_.disk_remove(file_, 5);
+      runtime_.disk_write(file_, 0, done.data, 6);
+      runtime_.disk_sync(file_, 7);
+      return;
+    }
     if (done.tag != 1) return;
     Bytes bytes = *done.data.bytes;
     bytes.at(byte_) ^= static_cast<uint8_t>(1u << bit_);
@@ -529,6 +540,32 @@ TEST(FragmentServer, TheScrubRewritesRottenManifestEntriesSoARestartLosesNothing
     EXPECT_EQ(replies[1].status, StatusCode::kNotFound);
     EXPECT_EQ(replies[2].status, StatusCode::kOk);
     EXPECT_EQ(*replies[2].data.bytes, r.stored[2]);
+  }
+}
+
+// The manifest loses its tail behind the server's back: the scrub's read of it comes back short, and
+// every sound fragment it no longer lists is listed again, so a restart finds them all.
+TEST(FragmentServer, TheScrubRelistsFragmentsAManifestCutShortLost) {
+  Fixture f(true, "", kSecond);
+  const RealRecord r = encode_record(*f.config, 10000);
+  f.at(kMillisecond, [&](Probe& p) {
+    for (uint32_t i = 0; i < 3; ++i) p.send(3, store_of(r, i, i + 1));
+  });
+  f.world->kernel().at(100 * kMillisecond, [&] {
+    f.world->with_role(3, kPortVandal, [&](Role& v) { static_cast<Vandal&>(v).truncate(kFragmentManifestFile, kManifestEntryBytes); });
+  });
+  f.world->kernel().at(3 * kSecond, [&] { f.world->crash(3); });
+  f.world->kernel().at(3 * kSecond + 10 * kMillisecond, [&] { f.world->restart(3); });
+  f.at(3 * kSecond + 500 * kMillisecond, [&](Probe& p) { fetch_first_three(p, r.record); });
+  const sim::RunSummary summary = f.world->run();
+  EXPECT_EQ(summary.counters.at("datapath.manifest_entry_rewritten"), 2u);
+  EXPECT_EQ(f.server(3).fragment_count(), 3u);
+  auto& replies = f.probe().fetches;
+  ASSERT_EQ(replies.size(), 3u);
+  sort_by_request(replies);
+  for (uint32_t i = 0; i < 3; ++i) {
+    ASSERT_EQ(replies[i].status, StatusCode::kOk) << i;
+    EXPECT_EQ(*replies[i].data.bytes, r.stored[i]);
   }
 }
 
