@@ -103,16 +103,21 @@ TEST(World, ACancelledTimerNeverFiresEvenWhenItsSlotIsReused) {
   EXPECT_EQ(user->fired[1], (std::pair<uint64_t, TimeNs>{2, kMillisecond + 2 * kSecond}));
 }
 
-TEST(World, ScheduledCrashFaultRestartsAfterItsDuration) {
+// Two nodes for 5 s; node 1 crashes at `at_ns` and restarts 2 s later.
+Scenario with_node_one_crashing(TimeNs at_ns) {
   Scenario s = testing::small_scenario(1, 1, 2);
   FaultSpec crash;
   crash.kind = FaultKind::kCrash;
   crash.nodes = {1};
-  crash.at_ns = kSecond;
+  crash.at_ns = at_ns;
   crash.duration_ns = 2 * kSecond;
   s.faults.push_back(crash);
   s.duration_ns = 5 * kSecond;
-  World world(s, nullptr);
+  return s;
+}
+
+TEST(World, ScheduledCrashFaultRestartsAfterItsDuration) {
+  World world(with_node_one_crashing(kSecond), nullptr);
   std::vector<std::pair<NodeId, bool>> transitions;
   world.observe_nodes([&](NodeId n, bool up) { transitions.emplace_back(n, up); });
   RunSummary summary = world.run();
@@ -123,15 +128,7 @@ TEST(World, ScheduledCrashFaultRestartsAfterItsDuration) {
 
 // Crashed from time 0: the node is down from the start, so its role first starts when it comes up.
 TEST(World, ANodeCrashedFromTimeZeroFirstBootsWhenItComesUp) {
-  Scenario s = testing::small_scenario(1, 1, 2);
-  FaultSpec crash;
-  crash.kind = FaultKind::kCrash;
-  crash.nodes = {1};
-  crash.at_ns = 0;
-  crash.duration_ns = 2 * kSecond;
-  s.faults.push_back(crash);
-  s.duration_ns = 5 * kSecond;
-  World world(s, nullptr);
+  World world(with_node_one_crashing(0), nullptr);
   int starts = 0;
   std::vector<TimeNs> events;
   world.add_role(1, kPortEcho, [&](Runtime& rt) { return std::make_unique<Counter>(rt, &starts, &events); });

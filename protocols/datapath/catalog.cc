@@ -19,8 +19,8 @@ constexpr uint64_t kTagKindShift = 48;
 constexpr uint64_t kTagValueMask = (1ull << 48) - 1;
 enum TagKind : uint64_t { kTagTick = 1, kTagDisk = 2, kTagRetry = 3, kTagIdentity = 4 };
 
-constexpr size_t kWaitersMax = 16;
-constexpr uint64_t kIdentityBytes = 8;  // the node id, u64  // retries of one commit waiting for it to be applied
+constexpr size_t kWaitersMax = 16;       // retries of one commit waiting for it to be applied
+constexpr uint64_t kIdentityBytes = 8;  // the node id, u64
 
 constexpr uint64_t make_tag(uint64_t kind, uint64_t value) { return kTagMarker | (kind << kTagKindShift) | (value & kTagValueMask); }
 constexpr bool own_tag(uint64_t tag) { return (tag & kTagMarkerMask) == kTagMarker; }
